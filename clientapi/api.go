@@ -1,0 +1,198 @@
+// Package clientapi serves the Matrix Client-Server API
+// (https://spec.matrix.org/latest/client-server-api/) over net/http. Each
+// file covers one area of the spec and registers its routes on an *API;
+// handlers decode and validate, call a homeserver service, and encode. The
+// only mapping from errors to errcode and HTTP status is in errors.go.
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"scop/homeserver"
+)
+
+// Auth says whether a route needs an access token.
+type Auth int
+
+const (
+	// Public routes take no token (and ignore one that is sent).
+	Public Auth = iota
+	// Authed routes need a valid access token; the device is in the context.
+	Authed
+	// OptionalAuth routes use the token when given and valid.
+	OptionalAuth
+)
+
+// Handler serves one endpoint. It returns the JSON response body (sent with
+// 200 unless it is a Response) or an error, which errors.go maps to the
+// spec's errcode and status.
+type Handler func(r *http.Request) (any, error)
+
+// Response is a body with a status other than 200.
+type Response struct {
+	Status int
+	Body   any
+}
+
+// Authenticator resolves an access token to the device it was issued to.
+// It returns a *homeserver.Error with M_UNKNOWN_TOKEN for an unknown token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (homeserver.Device, error)
+}
+
+// API is the Client-Server API's router. Create it with New, register the
+// areas' routes, then serve it as an http.Handler.
+type API struct {
+	mux     *http.ServeMux
+	auth    Authenticator
+	log     *slog.Logger
+	maxBody int64
+}
+
+// New returns an API with no routes. maxBody limits request bodies (bytes).
+func New(auth Authenticator, log *slog.Logger, maxBody int64) *API {
+	a := &API{mux: http.NewServeMux(), auth: auth, log: log, maxBody: maxBody}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrUnrecognized, Message: "Unrecognized request", Status: http.StatusNotFound})
+	})
+	return a
+}
+
+// Handle registers h for pattern, a method and a path relative to the
+// client API prefix, e.g. "PUT /rooms/{roomID}/send/{eventType}/{txnID}".
+// The route is served under /_matrix/client/v3 and /_matrix/client/r0.
+// Paths that already start with /_matrix or /.well-known are used as given.
+func (a *API) Handle(pattern string, auth Auth, h Handler) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		panic("clientapi: pattern needs a method: " + pattern)
+	}
+	hf := a.wrap(auth, h)
+	if strings.HasPrefix(path, "/_matrix/") || strings.HasPrefix(path, "/.well-known/") {
+		a.mux.Handle(method+" "+path, hf)
+		return
+	}
+	for _, prefix := range []string{"/_matrix/client/v3", "/_matrix/client/r0"} {
+		a.mux.Handle(method+" "+prefix+path, hf)
+	}
+}
+
+// ServeHTTP answers CORS preflights, limits the body and dispatches.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if a.maxBody > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+type ctxKey struct{}
+
+// DeviceFromContext returns the authenticated device of a request served
+// on an Authed (or OptionalAuth, when a token was given) route.
+func DeviceFromContext(ctx context.Context) (homeserver.Device, bool) {
+	d, ok := ctx.Value(ctxKey{}).(homeserver.Device)
+	return d, ok
+}
+
+// MustDevice is DeviceFromContext for Authed routes, where a device is always present.
+func MustDevice(r *http.Request) homeserver.Device {
+	d, _ := DeviceFromContext(r.Context())
+	return d
+}
+
+func (a *API) wrap(auth Auth, h Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				a.writeError(w, r, errors.New("internal error"))
+			}
+		}()
+		if auth != Public {
+			tok := accessToken(r)
+			if tok == "" && auth == Authed {
+				a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrMissingToken, Message: "Missing access token"})
+				return
+			}
+			if tok != "" {
+				dev, err := a.auth.Authenticate(r.Context(), tok)
+				if err != nil {
+					a.writeError(w, r, err)
+					return
+				}
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, dev))
+			}
+		}
+		body, err := h(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		status := http.StatusOK
+		if resp, ok := body.(Response); ok {
+			status, body = resp.Status, resp.Body
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+// accessToken reads the token from the Authorization header or, as the
+// spec still allows, the access_token query parameter.
+func accessToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// DecodeJSON reads the request body as JSON into v: M_NOT_JSON for
+// malformed JSON, M_BAD_JSON for wrong types, M_TOO_LARGE over the limit.
+// An empty body decodes as {}.
+func DecodeJSON(r *http.Request, v any) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &homeserver.Error{Code: homeserver.ErrTooLarge, Message: "Request body too large", Status: http.StatusRequestEntityTooLarge}
+		}
+		return homeserver.Errorf(homeserver.ErrUnknown, "could not read request body")
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		data = []byte("{}")
+	}
+	if !json.Valid(data) {
+		return homeserver.Errorf(homeserver.ErrNotJSON, "Content not JSON.")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return homeserver.Errorf(homeserver.ErrBadJSON, "Bad JSON: %v", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	data, err := json.Marshal(body)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data = []byte(`{"errcode":"M_UNKNOWN","error":"Internal server error"}`)
+	}
+	w.WriteHeader(status)
+	w.Write(data)
+}

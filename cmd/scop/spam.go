@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func runSpam(ctx context.Context, args []string) error {
+	return errors.New("spam: not built yet")
+}
