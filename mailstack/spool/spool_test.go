@@ -1,0 +1,265 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"scop/mailstack"
+)
+
+func testLog(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func TestEnqueueSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Envelope{From: "a@example.org", To: []string{"bob@example.com"}}
+	if err := s.Enqueue(env, []byte("X-Added: 1\r\n"), []byte("Subject: hi\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// A crash mid-write leaves a tmp file that must vanish at Open.
+	os.WriteFile(filepath.Join(dir, "tmp", "partial"), []byte("junk"), 0o600)
+	s2, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tmp", "partial")); !os.IsNotExist(err) {
+		t.Errorf("tmp/partial still there: %v", err)
+	}
+	items, err := s2.List()
+	if err != nil || len(items) != 1 {
+		t.Fatalf("List() = %v, %v; want 1 item", items, err)
+	}
+	got, rc, err := s2.Open(env.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	if want := "X-Added: 1\r\nSubject: hi\r\n\r\nbody\r\n"; string(b) != want {
+		t.Errorf("body = %q, want %q", b, want)
+	}
+	if got.From != env.From || len(got.To) != 1 || got.To[0] != "bob@example.com" {
+		t.Errorf("envelope = %+v", got)
+	}
+	if ids, _ := s2.Due(time.Now()); len(ids) != 1 {
+		t.Errorf("Due() = %v, want the message", ids)
+	}
+}
+
+func TestConcurrentEnqueue(t *testing.T) {
+	s, err := Open(t.TempDir(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			env := &Envelope{From: "a@x.org", To: []string{"b@y.org"}}
+			if err := s.Enqueue(env, []byte(strings.Repeat("x", i*100))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	items, _ := s.List()
+	if len(items) != 16 {
+		t.Errorf("List() has %d items, want 16", len(items))
+	}
+}
+
+// lmtpSink is an LMTP server on loopback answering per recipient from a
+// script: reply[rcpt] is consumed one entry per attempt ("" = accept).
+type lmtpSink struct {
+	mu       sync.Mutex
+	replies  map[string][]*smtp.SMTPError
+	received map[string][]string // rcpt -> bodies
+}
+
+func (k *lmtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{k: k}, nil }
+
+type sinkSession struct {
+	k     *lmtpSink
+	rcpts []string
+}
+
+func (s *sinkSession) Reset()                               { s.rcpts = nil }
+func (s *sinkSession) Logout() error                        { return nil }
+func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+func (s *sinkSession) Data(io.Reader) error { panic("LMTPData expected") }
+func (s *sinkSession) LMTPData(r io.Reader, st smtp.StatusCollector) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.k.mu.Lock()
+	defer s.k.mu.Unlock()
+	for _, rc := range s.rcpts {
+		var e *smtp.SMTPError
+		if q := s.k.replies[rc]; len(q) > 0 {
+			e, s.k.replies[rc] = q[0], q[1:]
+		}
+		if e == nil {
+			s.k.received[rc] = append(s.k.received[rc], string(b))
+			st.SetStatus(rc, nil)
+		} else {
+			st.SetStatus(rc, e)
+		}
+	}
+	return nil
+}
+
+func startSink(t *testing.T, network, addr string, replies map[string][]*smtp.SMTPError) (*lmtpSink, string) {
+	t.Helper()
+	k := &lmtpSink{replies: replies, received: map[string][]string{}}
+	srv := smtp.NewServer(k)
+	srv.LMTP = true
+	srv.Domain = "sink"
+	srv.ErrorLog = slogPrintf{testLog(t)}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return k, l.Addr().String()
+}
+
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(f string, v ...any) {
+	p.l.Warn("lmtp sink", "msg", strings.TrimSpace(sprintf(f, v...)))
+}
+func (p slogPrintf) Println(v ...any) { p.l.Warn("lmtp sink", "msg", sprintf("%v", v...)) }
+
+func TestDeliverPerRecipientStatus(t *testing.T) {
+	temp := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "later"}
+	perm := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	sink, addr := startSink(t, "tcp", "127.0.0.1:0", map[string][]*smtp.SMTPError{
+		"temp@x.org": {temp},
+		"gone@x.org": {perm},
+	})
+	s, err := Open(t.TempDir(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Envelope{From: "s@y.org", To: []string{"ok@x.org", "temp@x.org", "gone@x.org"}}
+	if err := s.Enqueue(env, []byte("Subject: t\r\n\r\n.leading dot\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	d := &Deliverer{Spool: s, Network: "tcp", Addr: addr, Log: testLog(t),
+		Retry: mailstack.Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: 24 * time.Hour},
+		Now:   func() time.Time { return now }}
+
+	d.deliverOne(t.Context(), env.ID)
+	st, _ := s.State(env.ID)
+	if _, ok := st.Delivered["ok@x.org"]; !ok {
+		t.Errorf("after attempt 1: ok@x.org not delivered: %+v", st)
+	}
+	if _, ok := st.Failed["gone@x.org"]; !ok {
+		t.Errorf("after attempt 1: gone@x.org not failed: %+v", st)
+	}
+	if p := st.Pending(env); len(p) != 1 || p[0] != "temp@x.org" {
+		t.Errorf("pending = %v, want [temp@x.org]", p)
+	}
+	if want := now.Add(time.Minute); !st.NextAttempt.Equal(want) {
+		t.Errorf("NextAttempt = %v, want %v", st.NextAttempt, want)
+	}
+	if ids, _ := s.Due(now); len(ids) != 0 {
+		t.Errorf("Due before backoff = %v", ids)
+	}
+	now = now.Add(2 * time.Minute)
+	if ids, _ := s.Due(now); len(ids) != 1 {
+		t.Fatalf("Due after backoff = %v", ids)
+	}
+	d.deliverOne(t.Context(), env.ID)
+
+	items, _ := s.List()
+	if len(items) != 1 || !items[0].Dead {
+		t.Fatalf("List() = %+v, want one dead letter", items)
+	}
+	if _, ok := items[0].State.Failed["gone@x.org"]; !ok {
+		t.Errorf("dead letter lacks the permanent failure: %+v", items[0].State)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.received["ok@x.org"]) != 1 || len(sink.received["temp@x.org"]) != 1 {
+		t.Errorf("received = %v, want one copy each for ok and temp", sink.received)
+	}
+	if got := sink.received["ok@x.org"][0]; !strings.Contains(got, "\r\n.leading dot\r\n") {
+		t.Errorf("body mangled: %q", got)
+	}
+}
+
+func TestRunDeliversOverUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "lmtp.sock")
+	sink, _ := startSink(t, "unix", sock, nil)
+	s, err := Open(t.TempDir(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Deliverer{Spool: s, Network: "unix", Addr: sock, Log: testLog(t),
+		Retry: mailstack.Retry{Initial: 10 * time.Millisecond, Max: time.Second, Factor: 2, MaxAge: time.Hour}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	for i := range 5 {
+		env := &Envelope{From: "s@y.org", To: []string{"u@x.org"}}
+		if err := s.Enqueue(env, bytes.Repeat([]byte("line\r\n"), i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		items, _ := s.List()
+		if len(items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %+v", items)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if n := len(sink.received["u@x.org"]); n != 5 {
+		t.Errorf("sink got %d messages, want 5", n)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	d := &Deliverer{Retry: mailstack.Retry{Initial: time.Minute, Max: 10 * time.Minute, Factor: 2}}
+	for _, tt := range []struct {
+		attempts int
+		want     time.Duration
+	}{{1, time.Minute}, {2, 2 * time.Minute}, {4, 8 * time.Minute}, {5, 10 * time.Minute}, {500, 10 * time.Minute}} {
+		if got := d.Backoff(tt.attempts); got != tt.want {
+			t.Errorf("Backoff(%d) = %v, want %v", tt.attempts, got, tt.want)
+		}
+	}
+}
+
+func sprintf(f string, v ...any) string { return fmt.Sprintf(f, v...) }
