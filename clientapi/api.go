@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"scop/homeserver"
 )
@@ -53,27 +55,47 @@ type API struct {
 	auth    Authenticator
 	log     *slog.Logger
 	maxBody int64
+	limits  *limiter
+	metrics *Metrics
+
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).
 func New(auth Authenticator, log *slog.Logger, maxBody int64) *API {
-	a := &API{mux: http.NewServeMux(), auth: auth, log: log, maxBody: maxBody}
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrUnrecognized, Message: "Unrecognized request", Status: http.StatusNotFound})
-	})
-	return a
+	return &API{mux: http.NewServeMux(), auth: auth, log: log, maxBody: maxBody,
+		limits: newLimiter(), metrics: newMetrics(), stopping: make(chan struct{})}
 }
+
+// Option changes how one route is served.
+type Option func(*route)
+
+type route struct {
+	pattern string
+	auth    Auth
+	limit   string // rate-limit action, "" for none
+}
+
+// RateLimit applies the rate limit configured for action (SetRateLimit) to
+// a route, counted per user on authenticated routes and per client IP
+// otherwise. Routes of one action share the budget.
+func RateLimit(action string) Option { return func(r *route) { r.limit = action } }
 
 // Handle registers h for pattern, a method and a path relative to the
 // client API prefix, e.g. "PUT /rooms/{roomID}/send/{eventType}/{txnID}".
 // The route is served under /_matrix/client/v3 and /_matrix/client/r0.
 // Paths that already start with /_matrix or /.well-known are used as given.
-func (a *API) Handle(pattern string, auth Auth, h Handler) {
+func (a *API) Handle(pattern string, auth Auth, h Handler, opts ...Option) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok {
 		panic("clientapi: pattern needs a method: " + pattern)
 	}
-	hf := a.wrap(auth, h)
+	rt := &route{pattern: pattern, auth: auth}
+	for _, o := range opts {
+		o(rt)
+	}
+	hf := a.wrap(rt, h)
 	if strings.HasPrefix(path, "/_matrix/") || strings.HasPrefix(path, "/.well-known/") {
 		a.mux.Handle(method+" "+path, hf)
 		return
@@ -84,6 +106,8 @@ func (a *API) Handle(pattern string, auth Auth, h Handler) {
 }
 
 // ServeHTTP answers CORS preflights, limits the body and dispatches.
+// Requests no route matches get M_UNRECOGNIZED: 404 for an unknown path,
+// 405 for a known path with another method.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
@@ -96,7 +120,40 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.maxBody > 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 	}
-	a.mux.ServeHTTP(w, r)
+	handler, pattern := a.mux.Handler(r)
+	if pattern != "" {
+		handler.ServeHTTP(w, r)
+		return
+	}
+	// The mux's own 404/405/redirect handler: keep its status and headers
+	// (Allow, Location) but answer in the spec's error format.
+	start := time.Now()
+	fw := &fallbackWriter{ResponseWriter: w}
+	handler.ServeHTTP(fw, r)
+	status := fw.status
+	switch status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		status = a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrUnrecognized, Message: "Unrecognized request", Status: status})
+	default:
+		w.WriteHeader(status)
+	}
+	a.metrics.observe("unmatched", status, time.Since(start))
+}
+
+// fallbackWriter records the status the mux's fallback handler sets and
+// drops its plain-text body.
+type fallbackWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (f *fallbackWriter) WriteHeader(code int) { f.status = code }
+
+func (f *fallbackWriter) Write(b []byte) (int, error) {
+	if f.status == 0 {
+		f.status = http.StatusOK
+	}
+	return len(b), nil
 }
 
 type ctxKey struct{}
@@ -114,40 +171,58 @@ func MustDevice(r *http.Request) homeserver.Device {
 	return d
 }
 
-func (a *API) wrap(auth Auth, h Handler) http.Handler {
+func (a *API) wrap(rt *route, h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		status := http.StatusInternalServerError
 		defer func() {
 			if p := recover(); p != nil {
 				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
-				a.writeError(w, r, errors.New("internal error"))
+				status = a.writeError(w, r, errors.New("internal error"))
 			}
+			a.metrics.observe(rt.pattern, status, time.Since(start))
 		}()
-		if auth != Public {
-			tok := accessToken(r)
-			if tok == "" && auth == Authed {
-				a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrMissingToken, Message: "Missing access token"})
-				return
-			}
-			if tok != "" {
-				dev, err := a.auth.Authenticate(r.Context(), tok)
-				if err != nil {
-					a.writeError(w, r, err)
-					return
-				}
-				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, dev))
-			}
-		}
-		body, err := h(r)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		status := http.StatusOK
-		if resp, ok := body.(Response); ok {
-			status, body = resp.Status, resp.Body
-		}
-		writeJSON(w, status, body)
+		status = a.serve(w, r, rt, h)
 	})
+}
+
+// serve runs one request through auth, rate limit and handler and returns
+// the status it answered with.
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *route, h Handler) int {
+	if rt.auth != Public {
+		tok := accessToken(r)
+		if tok == "" && rt.auth == Authed {
+			return a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrMissingToken, Message: "Missing access token"})
+		}
+		if tok != "" {
+			dev, err := a.auth.Authenticate(r.Context(), tok)
+			if err != nil {
+				return a.writeError(w, r, err)
+			}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, dev))
+		}
+	}
+	if rt.limit != "" {
+		key := clientIP(r)
+		if d, ok := DeviceFromContext(r.Context()); ok {
+			key = d.UserID
+		}
+		if wait, ok := a.limits.allow(rt.limit, key, time.Now()); !ok {
+			ms := wait.Milliseconds() + 1
+			w.Header().Set("Retry-After", itoa((ms+999)/1000))
+			return a.writeError(w, r, &homeserver.Error{Code: homeserver.ErrLimitExceeded, Message: "Too many requests",
+				Extra: map[string]any{"retry_after_ms": ms}})
+		}
+	}
+	body, err := h(r)
+	if err != nil {
+		return a.writeError(w, r, err)
+	}
+	status := http.StatusOK
+	if resp, ok := body.(Response); ok {
+		status, body = resp.Status, resp.Body
+	}
+	return writeJSON(w, status, body)
 }
 
 // accessToken reads the token from the Authorization header or, as the
@@ -186,7 +261,7 @@ func DecodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
+func writeJSON(w http.ResponseWriter, status int, body any) int {
 	w.Header().Set("Content-Type", "application/json")
 	data, err := json.Marshal(body)
 	if err != nil {
@@ -195,4 +270,13 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	}
 	w.WriteHeader(status)
 	w.Write(data)
+	return status
 }
+
+// BeginShutdown tells long-running handlers (parked /sync requests) to
+// return now; the server then waits only for short in-flight requests.
+func (a *API) BeginShutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
+
+// Stopping is closed when the server begins shutting down. A handler that
+// waits (a parked /sync) selects on it and answers at once.
+func (a *API) Stopping() <-chan struct{} { return a.stopping }

@@ -21,17 +21,18 @@ var statusFor = map[string]int{
 	homeserver.ErrLimitExceeded:   http.StatusTooManyRequests,
 	homeserver.ErrTooLarge:        http.StatusRequestEntityTooLarge,
 	homeserver.ErrUnknownPos:      http.StatusBadRequest,
+	homeserver.ErrUserInUse:       http.StatusBadRequest,
+	homeserver.ErrExclusive:       http.StatusBadRequest,
 }
 
-// writeError answers err as the spec's standard error response. A
-// *homeserver.Error keeps its code; anything else is logged and answered
-// M_UNKNOWN 500 without detail.
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError answers err as the spec's standard error response and returns
+// the status sent. A *homeserver.Error keeps its code; anything else is
+// logged and answered M_UNKNOWN 500 without detail.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) int {
 	var he *homeserver.Error
 	if !errors.As(err, &he) {
 		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"errcode": homeserver.ErrUnknown, "error": "Internal server error"})
-		return
+		return writeJSON(w, http.StatusInternalServerError, map[string]any{"errcode": homeserver.ErrUnknown, "error": "Internal server error"})
 	}
 	status := he.Status
 	if status == 0 {
@@ -44,5 +45,5 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, v := range he.Extra {
 		body[k] = v
 	}
-	writeJSON(w, status, body)
+	return writeJSON(w, status, body)
 }

@@ -1,6 +1,15 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"scop/clientapi"
+	"scop/homeserver/accounts"
+	"scop/homeserver/accounts/sqlitestore"
+	"scop/homeserver/storage/sqlite"
+)
 
 // AccountsService is what the room services need from accounts.
 type AccountsService interface {
@@ -9,5 +18,49 @@ type AccountsService interface {
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
 }
 
-// initAccounts builds the accounts service and registers its routes.
-func (a *App) initAccounts() error { return nil }
+// initAccounts builds the accounts service and the client API (which
+// authenticates through it) and registers the account routes.
+func (a *App) initAccounts(ctx context.Context) error {
+	store, err := sqlitestore.New(ctx, a.DB)
+	if err != nil {
+		return err
+	}
+	svc := accounts.New(store, a.ServerName, accounts.Options{BcryptCost: a.Config.Accounts.BcryptCost})
+	a.Accounts = svc
+	ca := a.Config.ClientAPI
+	a.API = clientapi.New(svc, a.Log, ca.MaxBodyBytes)
+	if rl := ca.RateLimits; rl.Enabled {
+		a.API.SetRateLimit("login", rl.Login.PerSecond, rl.Login.Burst)
+		a.API.SetRateLimit("register", rl.Register.PerSecond, rl.Register.Burst)
+		a.API.SetRateLimit("send", rl.Send.PerSecond, rl.Send.Burst)
+	}
+	a.API.RegisterAccounts(svc, clientapi.AccountOptions{
+		RegistrationEnabled: ca.Registration.Enabled,
+		RegistrationToken:   ca.Registration.Token,
+		DefaultRoomVersion:  a.Config.Rooms.DefaultVersion,
+		PublicBaseURL:       ca.PublicBaseURL,
+		OnProfileChange: func(ctx context.Context, userID, displayName, avatarURL string) error {
+			if a.Rooms == nil {
+				return nil
+			}
+			return a.Rooms.UpdateProfile(ctx, userID, displayName, avatarURL)
+		},
+	})
+	return nil
+}
+
+// AddUser creates an account in the data folder of cfg without starting
+// the server (SQLite's WAL and busy timeout let it run beside one).
+func AddUser(ctx context.Context, cfg Config, localpart, password string, admin bool) (string, error) {
+	db, err := sqlite.Open(filepath.Join(cfg.DataDir, "homeserver.db"))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	store, err := sqlitestore.New(ctx, db)
+	if err != nil {
+		return "", fmt.Errorf("accounts: %w", err)
+	}
+	svc := accounts.New(store, cfg.ServerName, accounts.Options{BcryptCost: cfg.Accounts.BcryptCost})
+	return svc.Register(ctx, localpart, password, admin)
+}

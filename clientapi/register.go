@@ -1,0 +1,126 @@
+package clientapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"scop/homeserver"
+)
+
+func (ar *accountRoutes) registerRoutes(a *API) {
+	a.Handle("POST /register", Public, ar.register, RateLimit("register"))
+	a.Handle("GET /register/available", Public, ar.available, RateLimit("register"))
+	a.Handle("GET /_matrix/client/v1/register/m.login.registration_token/validity", Public, ar.tokenValidity, RateLimit("register"))
+}
+
+// registerRequest is POST /register's body.
+type registerRequest struct {
+	Username                 string    `json:"username"`
+	Password                 *string   `json:"password"`
+	DeviceID                 string    `json:"device_id"`
+	InitialDeviceDisplayName string    `json:"initial_device_display_name"`
+	InhibitLogin             bool      `json:"inhibit_login"`
+	Auth                     *authDict `json:"auth"`
+}
+
+func (ar *accountRoutes) flows() [][]string {
+	if ar.opts.RegistrationToken != "" {
+		return [][]string{{"m.login.registration_token"}}
+	}
+	return [][]string{{"m.login.dummy"}}
+}
+
+func (ar *accountRoutes) registerStage(ctx context.Context, stage string, d *authDict) error {
+	switch stage {
+	case "m.login.dummy":
+		return nil
+	case "m.login.registration_token":
+		if !ar.tokenValid(d.Token) {
+			return homeserver.Errorf(homeserver.ErrForbidden, "Invalid registration token")
+		}
+		return nil
+	}
+	return homeserver.Errorf(homeserver.ErrUnrecognized, "Unknown auth stage %q", stage)
+}
+
+func (ar *accountRoutes) tokenValid(tok string) bool {
+	want := ar.opts.RegistrationToken
+	return want != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+}
+
+func (ar *accountRoutes) register(r *http.Request) (any, error) {
+	if kind := r.URL.Query().Get("kind"); kind != "" && kind != "user" {
+		if kind == "guest" {
+			return nil, homeserver.Errorf(homeserver.ErrGuestAccess, "Guest access is not supported")
+		}
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Unknown kind %q", kind)
+	}
+	if !ar.opts.RegistrationEnabled {
+		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Registration is disabled")
+	}
+	var req registerRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Password == nil || *req.Password == "" {
+		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "password is required")
+	}
+	local := req.Username
+	if local == "" {
+		// The spec lets the server choose; a time-based name is unique
+		// enough and Register rejects the rare collision.
+		local = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	if local != strings.ToLower(local) {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidUsername, "User ID must be lower case")
+	}
+	// Name problems come before the auth flow so that clients learn of
+	// them without completing stages first.
+	if err := ar.acc.Available(r.Context(), local); err != nil {
+		return nil, err
+	}
+	ok, resp, err := ar.uia.check(r.Context(), req.Auth, "register", ar.flows(), nil, ar.registerStage)
+	if !ok {
+		return resp, err
+	}
+	userID, err := ar.acc.Register(r.Context(), local, *req.Password, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"user_id": userID, "home_server": ar.acc.ServerName()}
+	if req.InhibitLogin {
+		return out, nil
+	}
+	s, err := ar.acc.Login(r.Context(), userID, req.DeviceID, req.InitialDeviceDisplayName, clientIP(r))
+	if err != nil {
+		return nil, err
+	}
+	out["access_token"], out["device_id"] = s.AccessToken, s.DeviceID
+	return out, nil
+}
+
+func (ar *accountRoutes) available(r *http.Request) (any, error) {
+	local := r.URL.Query().Get("username")
+	if local != strings.ToLower(local) {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidUsername, "User ID must be lower case")
+	}
+	if err := ar.acc.Available(r.Context(), local); err != nil {
+		return nil, err
+	}
+	return map[string]any{"available": true}, nil
+}
+
+func (ar *accountRoutes) tokenValidity(r *http.Request) (any, error) {
+	if !ar.opts.RegistrationEnabled || ar.opts.RegistrationToken == "" {
+		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Registration tokens are not in use")
+	}
+	tok, ok := r.URL.Query()["token"]
+	if !ok {
+		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "token is required")
+	}
+	return map[string]any{"valid": ar.tokenValid(tok[0])}, nil
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SCoP's one test command: installs what the tests need, vets and tests
+# every package, then runs the matrix-js-sdk smoke test against a freshly
+# started `scop serve`. CI runs it through .ci/run with CI=true.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+# Debian packages the tests use (tests skip without them, unless CI=true).
+apt_packages=(nodejs npm)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -timeout 15m ./...
+
+echo "== smoke test: matrix-js-sdk against scop serve"
+jsclient=${JSCLIENT:-$root/../shared/tools/jsclient/run.sh}
+if [ ! -x "$jsclient" ]; then
+  echo "jsclient not found at $jsclient (set JSCLIENT)" >&2
+  exit 1
+fi
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/scop" ./cmd/scop
+data="$work/data"
+"$work/scop" serve --data "$data" --listen 127.0.0.1:0 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 300); do
+  [ -f "$data/listen.json" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "scop serve exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -f "$data/listen.json" ] || { cat "$work/server.log" >&2; echo "scop serve did not start" >&2; exit 1; }
+addr=$(sed -n 's/.*"client":"\([^"]*\)".*/\1/p' "$data/listen.json")
+
+password="smoke-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$password" | "$work/scop" user add smoke --data "$data" >/dev/null
+
+out="$work/jsclient.out"
+if ! HS_URL="http://$addr" MX_USER=smoke MX_PASS="$password" "$jsclient" 2>&1 | tee "$out"; then
+  echo "--- server log" >&2; tail -50 "$work/server.log" >&2
+  exit 1
+fi
+grep -q '^RESULT: OK' "$out" || { echo "--- server log" >&2; tail -50 "$work/server.log" >&2; exit 1; }
+echo "== all tests passed"
