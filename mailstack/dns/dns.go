@@ -7,6 +7,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 )
 
@@ -41,9 +42,16 @@ var ErrNotFound = errors.New("dns: no such record")
 // bogus answers: the caller should treat the lookup as a temporary error.
 var ErrTemporary = errors.New("dns: temporary failure")
 
+// ErrBogus is returned, possibly wrapped, when DNSSEC validation failed for
+// an answer that should have been signed. It wraps ErrTemporary so callers
+// that only know ErrTemporary treat it as a temporary error (RFC 4035 §5.5).
+var ErrBogus = fmt.Errorf("dns: DNSSEC validation failed (bogus): %w", ErrTemporary)
+
 // Resolver looks up the record types the mail checks need. Names are
 // fully qualified or relative to the root; a trailing dot is optional.
 type Resolver interface {
+	// LookupTXT returns one string per TXT record, the record's
+	// character-strings concatenated without separator (RFC 7208 §3.3).
 	LookupTXT(ctx context.Context, name string) ([]string, Security, error)
 	// LookupIP returns the A and AAAA records of name.
 	LookupIP(ctx context.Context, name string) ([]net.IP, Security, error)
