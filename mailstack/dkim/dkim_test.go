@@ -1,0 +1,239 @@
+package dkim
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"scop/mailstack/dns"
+)
+
+// mapResolver is a tiny in-memory Resolver: TXT answers by name, names that
+// fail temporarily, and names whose answers are DNSSEC-secure.
+type mapResolver struct {
+	txt    map[string][]string
+	temp   map[string]bool
+	secure map[string]bool
+}
+
+func norm(n string) string { return strings.ToLower(strings.TrimSuffix(n, ".")) }
+
+func (m *mapResolver) LookupTXT(_ context.Context, name string) ([]string, dns.Security, error) {
+	name = norm(name)
+	if m.temp[name] {
+		return nil, dns.Insecure, dns.ErrTemporary
+	}
+	v, ok := m.txt[name]
+	if !ok {
+		return nil, dns.Insecure, dns.ErrNotFound
+	}
+	sec := dns.Insecure
+	if m.secure[name] {
+		sec = dns.Secure
+	}
+	return v, sec, nil
+}
+func (m *mapResolver) LookupIP(context.Context, string) ([]net.IP, dns.Security, error) {
+	return nil, dns.Insecure, dns.ErrNotFound
+}
+func (m *mapResolver) LookupA(context.Context, string) ([]net.IP, dns.Security, error) {
+	return nil, dns.Insecure, dns.ErrNotFound
+}
+func (m *mapResolver) LookupAAAA(context.Context, string) ([]net.IP, dns.Security, error) {
+	return nil, dns.Insecure, dns.ErrNotFound
+}
+func (m *mapResolver) LookupMX(context.Context, string) ([]*net.MX, dns.Security, error) {
+	return nil, dns.Insecure, dns.ErrNotFound
+}
+func (m *mapResolver) LookupPTR(context.Context, net.IP) ([]string, dns.Security, error) {
+	return nil, dns.Insecure, dns.ErrNotFound
+}
+
+const testMsg = "From: Alice <alice@example.org>\r\n" +
+	"To: bob@example.net\r\n" +
+	"Subject: hello\r\n" +
+	"Date: Sun, 22 Nov 2026 01:00:00 +0000\r\n" +
+	"Message-ID: <1@example.org>\r\n" +
+	"\r\n" +
+	"Hello Bob,\r\nthis is a test.\r\n"
+
+var (
+	keysOnce sync.Once
+	rsaKey   crypto.Signer
+	edKey    crypto.Signer
+)
+
+func testKeys(t testing.TB) (crypto.Signer, crypto.Signer) {
+	t.Helper()
+	keysOnce.Do(func() {
+		var err error
+		if rsaKey, err = GenerateKey("rsa"); err != nil {
+			t.Fatal(err)
+		}
+		if edKey, err = GenerateKey("ed25519"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return rsaKey, edKey
+}
+
+func newWorld(t testing.TB) *mapResolver {
+	rk, ek := testKeys(t)
+	rrec, err := KeyRecord(rk.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	erec, err := KeyRecord(ek.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &mapResolver{
+		txt: map[string][]string{
+			"rsa._domainkey.example.org":     {rrec},
+			"ed._domainkey.example.org":      {erec},
+			"ed._domainkey.secure.org":       {erec},
+			"revoked._domainkey.example.org": {"v=DKIM1; p="},
+		},
+		temp:   map[string]bool{"tmp._domainkey.example.org": true},
+		secure: map[string]bool{"ed._domainkey.secure.org": true},
+	}
+}
+
+func sign(t testing.TB, msg, domain, sel string, key crypto.Signer) []byte {
+	t.Helper()
+	out, err := SignMessage([]byte(msg), SignOptions{Domain: domain, Selector: sel, Key: key})
+	if err != nil {
+		t.Fatalf("SignMessage: %v", err)
+	}
+	return out
+}
+
+func TestVerify(t *testing.T) {
+	rk, ek := testKeys(t)
+	res := newWorld(t)
+	tamper := func(b []byte) []byte { return bytes.Replace(b, []byte("a test"), []byte("a TEST"), 1) }
+	tests := []struct {
+		name       string
+		msg        []byte
+		wantStatus []Status
+		wantSecure bool
+	}{
+		{"rsa pass", sign(t, testMsg, "example.org", "rsa", rk), []Status{StatusPass}, false},
+		{"ed25519 pass", sign(t, testMsg, "example.org", "ed", ek), []Status{StatusPass}, false},
+		{"secure key", sign(t, testMsg, "secure.org", "ed", ek), []Status{StatusPass}, true},
+		{"body changed", tamper(sign(t, testMsg, "example.org", "rsa", rk)), []Status{StatusFail}, false},
+		{"wrong key", sign(t, testMsg, "example.org", "rsa", ek), []Status{StatusPermerror}, false},
+		{"no key", sign(t, testMsg, "example.org", "missing", ek), []Status{StatusPermerror}, false},
+		{"revoked key", sign(t, testMsg, "example.org", "revoked", ek), []Status{StatusPermerror}, false},
+		{"dns temp failure", sign(t, testMsg, "example.org", "tmp", ek), []Status{StatusTemperror}, false},
+		{"unsigned", []byte(testMsg), nil, false},
+		{"two signatures", sign(t, string(sign(t, testMsg, "example.org", "ed", ek)), "example.org", "rsa", rk),
+			[]Status{StatusPass, StatusPass}, false},
+		{"body length tag", []byte("DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=rsa; l=3; h=from; bh=AA==; b=AA==\r\n" + testMsg),
+			[]Status{StatusPolicy}, false},
+		{"rsa-sha1", []byte("DKIM-Signature: v=1; a=rsa-sha1; d=example.org; s=rsa; h=from; bh=AA==; b=AA==\r\n" + testMsg),
+			[]Status{StatusPolicy}, false},
+		{"garbage signature", []byte("DKIM-Signature: garbage\r\n" + testMsg), []Status{StatusPermerror}, false},
+	}
+	v := &Verifier{Resolver: res}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := v.Verify(context.Background(), bytes.NewReader(tt.msg))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if len(got) != len(tt.wantStatus) {
+				t.Fatalf("Verify gave %d results %+v, want %d", len(got), got, len(tt.wantStatus))
+			}
+			for i, r := range got {
+				if r.Status != tt.wantStatus[i] {
+					t.Errorf("result %d status = %s (%v), want %s", i, r.Status, r.Err, tt.wantStatus[i])
+				}
+				if r.Status == StatusPass && r.KeySecure != tt.wantSecure {
+					t.Errorf("result %d KeySecure = %v, want %v", i, r.KeySecure, tt.wantSecure)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyFields(t *testing.T) {
+	rk, _ := testKeys(t)
+	v := &Verifier{Resolver: newWorld(t)}
+	got, err := v.Verify(context.Background(), bytes.NewReader(sign(t, testMsg, "Example.ORG", "rsa", rk)))
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Verify = %v, %v", got, err)
+	}
+	r := got[0]
+	if r.Domain != "example.org" || r.Selector != "rsa" || r.Identifier != "@example.org" ||
+		r.Algorithm != "rsa-sha256" || len(r.BPrefix) != 8 {
+		t.Errorf("result = %+v", r)
+	}
+}
+
+func TestTooManySignatures(t *testing.T) {
+	_, ek := testKeys(t)
+	msg := []byte(testMsg)
+	for i := 0; i < 3; i++ {
+		msg = sign(t, string(msg), "example.org", "ed", ek)
+	}
+	v := &Verifier{Resolver: newWorld(t), MaxSignatures: 2}
+	got, err := v.Verify(context.Background(), bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Status{StatusPass, StatusPass, StatusNeutral}
+	for i, r := range got {
+		if r.Status != want[i] {
+			t.Errorf("result %d = %s (%v), want %s", i, r.Status, r.Err, want[i])
+		}
+	}
+}
+
+func TestSignOptions(t *testing.T) {
+	if _, err := Sign(strings.NewReader(testMsg), SignOptions{Domain: "example.org"}); err == nil {
+		t.Error("Sign without key succeeded")
+	}
+	rk, _ := testKeys(t)
+	h, err := Sign(strings.NewReader(testMsg), SignOptions{Domain: "example.org", Selector: "rsa", Key: rk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := ParseTags(strings.TrimPrefix(strings.ReplaceAll(h, "\r\n", ""), "DKIM-Signature:"))
+	if tags["c"] != "relaxed/relaxed" {
+		t.Errorf("c= %q, want relaxed/relaxed", tags["c"])
+	}
+	if !strings.Contains(strings.ToLower(tags["h"]), "from:from") {
+		t.Errorf("h= %q does not over-sign From", tags["h"])
+	}
+	if _, err := KeyRecord(rk.(*rsa.PrivateKey).PublicKey); err == nil {
+		t.Error("KeyRecord accepted a non-pointer key")
+	}
+}
+
+func BenchmarkDKIMVerify(b *testing.B) {
+	rk, ek := testKeys(b)
+	body := strings.Repeat("Some ordinary text of a mail body, line after line.\r\n", 80)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+		sel  string
+	}{{"rsa2048", rk, "rsa"}, {"ed25519", ek, "ed"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			msg := sign(b, testMsg+body, "example.org", tc.sel, tc.key)
+			v := &Verifier{Resolver: newWorld(b)}
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				res, err := v.Verify(context.Background(), bytes.NewReader(msg))
+				if err != nil || res[0].Status != StatusPass {
+					b.Fatalf("Verify = %v, %v", res, err)
+				}
+			}
+		})
+	}
+}
