@@ -249,4 +249,3 @@ func SignHMACSHA256(secret, body []byte) string {
 	mac.Write(body)
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
-

@@ -223,4 +223,3 @@ func reply(w http.ResponseWriter, status int, msg string) {
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{key: strings.TrimSpace(msg)})
 }
-

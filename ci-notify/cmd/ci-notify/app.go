@@ -277,4 +277,3 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	<-done
 	return err
 }
-
