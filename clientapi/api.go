@@ -122,7 +122,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	handler, pattern := a.mux.Handler(r)
 	if pattern != "" {
-		handler.ServeHTTP(w, r)
+		// mux.ServeHTTP, not handler.ServeHTTP: only it sets PathValue.
+		a.mux.ServeHTTP(w, r)
 		return
 	}
 	// The mux's own 404/405/redirect handler: keep its status and headers

@@ -311,6 +311,9 @@ func (c *Config) Validate() error {
 			return bad("metrics.listen", "%v (or \"off\")", err)
 		}
 	}
+	if err := c.Mail.Validate(); err != nil {
+		return err
+	}
 	return nil
 }
 
