@@ -1,0 +1,219 @@
+package smtpserver
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// limitListener caps concurrent connections, in total and per client IP,
+// and wraps each accepted connection in a limitConn. go-smtp has no such
+// limits of its own.
+type limitListener struct {
+	net.Listener
+	maxTotal, maxPerIP, maxCmds int
+	log                         *slog.Logger
+
+	mu    sync.Mutex
+	total int
+	perIP map[string]int
+}
+
+func newLimitListener(l net.Listener, maxTotal, maxPerIP, maxCmds int, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: l, maxTotal: maxTotal, maxPerIP: maxPerIP, maxCmds: maxCmds, log: log, perIP: map[string]int{}}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := hostOf(c.RemoteAddr())
+		l.mu.Lock()
+		ok := l.total < l.maxTotal && l.perIP[ip] < l.maxPerIP
+		if ok {
+			l.total++
+			l.perIP[ip]++
+		}
+		l.mu.Unlock()
+		if !ok {
+			l.log.Info("smtp: connection refused: too many connections", "remote_ip", ip)
+			go refuse(c, "421 4.7.0 Too many connections, try again later\r\n")
+			continue
+		}
+		lc := &limitConn{Conn: c, maxCmds: l.maxCmds}
+		lc.release = func() {
+			l.mu.Lock()
+			l.total--
+			if l.perIP[ip]--; l.perIP[ip] <= 0 {
+				delete(l.perIP, ip)
+			}
+			l.mu.Unlock()
+		}
+		return lc, nil
+	}
+}
+
+// refuse answers a connection we will not serve and closes it.
+func refuse(c net.Conn, reply string) {
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, reply)
+	c.Close()
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// Scanner modes for counting commands in the client's byte stream.
+const (
+	modeCmd  = iota // reading command lines
+	modeData        // after a DATA line: until <CRLF>.<CRLF> or a non-354 reply
+	modeBdat        // skipping a BDAT chunk
+)
+
+// limitConn counts the client's SMTP commands by watching the byte stream
+// (go-smtp has no per-command hook). It follows DATA (confirmed by our 354
+// reply, found by counting replies) and BDAT chunks so message content is
+// not counted. The read that would carry command maxCmds+1 is cut before
+// it; the next read answers 421 and reports end of input, ending the
+// session after every earlier command got its reply.
+type limitConn struct {
+	net.Conn
+	release func()
+	once    sync.Once
+	maxCmds int
+
+	cmds      int  // command lines seen
+	extra     int  // replies not caused by a command line (end of DATA)
+	finals    int  // final reply lines written, the greeting included
+	dataReply int  // index of the reply to the pending DATA
+	confirmed bool // that reply was 354
+	exceeded  bool
+
+	mode     int
+	line     []byte // first bytes of the current command line
+	tail     uint64 // last 5 bytes in data mode, to find CRLF.CRLF
+	bdatLeft int64
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+func (c *limitConn) Read(b []byte) (int, error) {
+	if c.exceeded {
+		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c.Conn, "421 4.7.0 Too many commands, closing connection\r\n")
+		return 0, io.EOF
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		if cut, over := c.scan(b[:n]); over {
+			c.exceeded = true
+			if cut == 0 {
+				return c.Read(b)
+			}
+			return cut, nil
+		}
+	}
+	return n, err
+}
+
+func (c *limitConn) Write(b []byte) (int, error) {
+	for rest := b; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if len(line) < 4 || line[3] != ' ' {
+			continue
+		}
+		c.finals++
+		if c.mode == modeData && !c.confirmed && c.finals == c.dataReply {
+			if bytes.HasPrefix(line, []byte("354")) {
+				c.confirmed = true
+			} else {
+				c.mode = modeCmd // DATA refused: the client goes on with commands
+			}
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+// scan advances the command counter over p. When a line would exceed the
+// limit it returns over and the length of p before that line.
+func (c *limitConn) scan(p []byte) (cut int, over bool) {
+	lineStart := 0
+	for i := 0; i < len(p); i++ {
+		ch := p[i]
+		switch c.mode {
+		case modeBdat:
+			skip := min(int64(len(p)-i), c.bdatLeft)
+			c.bdatLeft -= skip
+			i += int(skip) - 1
+			if c.bdatLeft == 0 {
+				c.mode = modeCmd
+				lineStart = i + 1
+			}
+		case modeData:
+			c.tail = (c.tail<<8 | uint64(ch)) & 0xffffffffff
+			if c.tail == 0x0d0a2e0d0a { // CRLF . CRLF
+				c.mode = modeCmd
+				c.tail = 0
+				c.extra++ // the reply to the message
+				lineStart = i + 1
+			}
+		case modeCmd:
+			if ch != '\n' {
+				if len(c.line) < 32 {
+					c.line = append(c.line, ch)
+				}
+				continue
+			}
+			c.cmds++
+			if c.cmds > c.maxCmds {
+				return lineStart, true
+			}
+			c.startCommand(bytes.ToUpper(bytes.TrimSpace(c.line)))
+			c.line = c.line[:0]
+			lineStart = i + 1
+		}
+	}
+	return len(p), false
+}
+
+func (c *limitConn) startCommand(line []byte) {
+	switch {
+	case bytes.Equal(line, []byte("DATA")):
+		c.mode = modeData
+		c.confirmed = false
+		c.dataReply = 1 + c.cmds + c.extra
+		c.tail = 0x0d0a // the data starts at a line beginning
+	case bytes.HasPrefix(line, []byte("BDAT ")):
+		f := bytes.Fields(line[5:])
+		if len(f) == 0 {
+			return
+		}
+		if n, err := strconv.ParseInt(string(f[0]), 10, 64); err == nil && n > 0 {
+			c.mode = modeBdat
+			c.bdatLeft = n
+		}
+	}
+}

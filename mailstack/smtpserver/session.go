@@ -1,0 +1,204 @@
+package smtpserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"scop/mailstack/check"
+	"scop/mailstack/spool"
+)
+
+type backend struct{ s *Server }
+
+// NewSession runs at the client's first HELO/EHLO: the connection checks
+// (reputation) run here, when the HELO name is known.
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s := b.s
+	ctx, cancel := context.WithCancel(context.Background())
+	_, isTLS := c.TLSConnectionState()
+	cc := &check.Conn{Helo: c.Hostname(), TLS: isTLS}
+	remote := c.Conn().RemoteAddr()
+	if ta, ok := remote.(*net.TCPAddr); ok {
+		cc.IP = ta.IP
+	}
+	log := s.log.With("remote_ip", hostOf(remote))
+	if err := s.opts.Pipeline.Connect(ctx, cc); err != nil {
+		cancel()
+		return nil, s.toSMTP(err, log)
+	}
+	return &session{s: s, conn: c, cc: cc, ctx: ctx, cancel: cancel, log: log}, nil
+}
+
+// session is one SMTP connection's state; go-smtp calls it from one
+// goroutine at a time.
+type session struct {
+	s      *Server
+	conn   *smtp.Conn
+	cc     *check.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	from  string
+	utf8  bool
+	rcpts []string // mailbox addresses
+	orig  []string // as the client gave them
+}
+
+func (ss *session) Reset() {
+	ss.from, ss.utf8, ss.rcpts, ss.orig = "", false, nil, nil
+}
+
+func (ss *session) Logout() error {
+	ss.cancel()
+	return nil
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.Reset()
+	// STARTTLS may have happened since NewSession.
+	_, ss.cc.TLS = ss.conn.TLSConnectionState()
+	if err := ss.s.opts.Pipeline.MailFrom(ss.ctx, ss.cc, from); err != nil {
+		return ss.s.toSMTP(err, ss.log)
+	}
+	ss.from = from
+	ss.utf8 = opts != nil && opts.UTF8
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	mbox, err := ss.s.resolveRcpt(ss.ctx, to)
+	if err != nil {
+		return ss.s.toSMTP(err, ss.log)
+	}
+	if err := ss.s.opts.Pipeline.Rcpt(ss.ctx, ss.cc, ss.from, to); err != nil {
+		return ss.s.toSMTP(err, ss.log)
+	}
+	for _, r := range ss.rcpts {
+		if r == mbox {
+			return nil // two aliases of one mailbox: deliver once
+		}
+	}
+	ss.rcpts = append(ss.rcpts, mbox)
+	ss.orig = append(ss.orig, to)
+	return nil
+}
+
+var errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+
+// Data reads the message, runs the body checks, adds our headers and
+// spools it durably; returning nil makes go-smtp answer 250.
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		switch {
+		case errors.Is(err, smtp.ErrDataTooLarge):
+			return smtp.ErrDataTooLarge
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return errLineTooLong
+		case errors.Is(err, smtp.ErrDataReset):
+			return err
+		}
+		return ss.s.toSMTP(fmt.Errorf("read data: %w", err), ss.log)
+	}
+	if len(ss.rcpts) == 0 {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	}
+	m := &check.Message{Conn: ss.cc, From: ss.from, To: ss.rcpts, Raw: raw}
+	if err := ss.s.opts.Pipeline.Body(ss.ctx, m); err != nil {
+		return ss.s.toSMTP(err, ss.log)
+	}
+	env := &spool.Envelope{
+		ID:       spool.NewID(),
+		From:     ss.from,
+		To:       append([]string(nil), ss.rcpts...),
+		Received: time.Now().UTC(),
+		RemoteIP: ipString(ss.cc.IP),
+		Helo:     ss.cc.Helo,
+		UTF8:     ss.utf8,
+		Spam:     string(m.Spam),
+	}
+	hdr, body := check.SplitMessage(raw)
+	hdr = check.StripAuthResults(hdr, ss.s.opts.AuthServID)
+	ours := ss.headers(env, m)
+	parts := [][]byte{ours, hdr}
+	if body != nil || bytes.HasSuffix(hdr, []byte("\n")) {
+		parts = append(parts, []byte("\r\n"), body)
+	}
+	// The reply must not be sent before the message is durable, and a
+	// client hanging up now must not cancel the write.
+	if err := ss.s.opts.Spool.Enqueue(env, parts...); err != nil {
+		return ss.s.toSMTP(err, ss.log)
+	}
+	ss.log.Info("smtp: accepted", "id", env.ID, "from", ss.from, "rcpts", len(env.To), "size", len(raw), "spam", m.Spam)
+	return nil
+}
+
+// headers returns the trace and result fields we prepend (RFC 5321 §4.4,
+// RFC 8601, X-Spam-Status).
+func (ss *session) headers(env *spool.Envelope, m *check.Message) []byte {
+	var b bytes.Buffer
+	proto := "ESMTP"
+	if ss.utf8 {
+		proto = "UTF8SMTP"
+	}
+	if ss.cc.TLS {
+		proto += "S"
+	}
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s with %s id %s", sanitize(ss.cc.Helo), literal(ss.cc.IP), ss.s.opts.Hostname, proto, env.ID)
+	if len(ss.orig) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(ss.orig[0]))
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", env.Received.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Authentication-Results: %s\r\n", check.FormatAuthResults(ss.s.opts.AuthServID, m.Auth))
+	if m.Spam != "" {
+		yes := "No"
+		if m.Spam == check.Spam {
+			yes = "Yes"
+		}
+		fmt.Fprintf(&b, "X-Spam-Status: %s, score=%s verdict=%s\r\n", yes, strconv.FormatFloat(m.SpamScore, 'f', 3, 64), m.Spam)
+	}
+	return b.Bytes()
+}
+
+// sanitize keeps client-supplied text from breaking our header lines.
+func sanitize(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == '(' || r == ')' || r == ';' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func literal(ip net.IP) string {
+	if ip == nil {
+		return "unknown"
+	}
+	if ip.To4() == nil {
+		return "[IPv6:" + ip.String() + "]"
+	}
+	return "[" + ip.String() + "]"
+}
+
+func ipString(ip net.IP) string {
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
+}
+
+var _ smtp.Session = (*session)(nil)
