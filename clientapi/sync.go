@@ -1,0 +1,89 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"scop/homeserver"
+	"scop/homeserver/rooms"
+)
+
+func (rr *roomRoutes) syncRoutes(a *API) {
+	a.Handle("GET /sync", Authed, rr.sync)
+	a.Handle("POST /user/{userID}/filter", Authed, rr.createFilter)
+	a.Handle("GET /user/{userID}/filter/{filterID}", Authed, rr.getFilter)
+	a.Handle("PUT /user/{userID}/account_data/{type}", Authed, rr.putAccountData)
+	a.Handle("GET /user/{userID}/account_data/{type}", Authed, rr.getAccountData)
+	a.Handle("PUT /user/{userID}/rooms/{roomID}/account_data/{type}", Authed, rr.putAccountData)
+	a.Handle("GET /user/{userID}/rooms/{roomID}/account_data/{type}", Authed, rr.getAccountData)
+}
+
+func (rr *roomRoutes) sync(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	req := rooms.SyncRequest{Since: q.Get("since"), Filter: q.Get("filter")}
+	switch q.Get("full_state") {
+	case "", "false":
+	case "true":
+		req.FullState = true
+	default:
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "full_state must be true or false")
+	}
+	if t := q.Get("timeout"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid timeout")
+		}
+		req.Timeout = time.Duration(min(ms, 3_600_000)) * time.Millisecond
+	}
+	// set_presence is accepted and ignored: presence is not tracked.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-rr.api.Stopping():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return rr.svc.Sync(ctx, MustDevice(r), req)
+}
+
+func (rr *roomRoutes) createFilter(r *http.Request) (any, error) {
+	var raw json.RawMessage
+	if err := DecodeJSON(r, &raw); err != nil {
+		return nil, err
+	}
+	data := []byte(raw)
+	id, err := rr.svc.CreateFilter(r.Context(), MustDevice(r), r.PathValue("userID"), data)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"filter_id": id}, nil
+}
+
+func (rr *roomRoutes) getFilter(r *http.Request) (any, error) {
+	return rr.svc.GetFilter(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("filterID"))
+}
+
+func (rr *roomRoutes) putAccountData(r *http.Request) (any, error) {
+	content, err := decodeObject(r)
+	if err != nil {
+		return nil, err
+	}
+	err = rr.svc.SetAccountData(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("roomID"), r.PathValue("type"), content)
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (rr *roomRoutes) getAccountData(r *http.Request) (any, error) {
+	c, err := rr.svc.AccountData(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("roomID"), r.PathValue("type"))
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(c), nil
+}

@@ -1,0 +1,132 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+	"scop/homeserver/storage"
+)
+
+// checkAlias validates a room alias: #localpart:server.
+func (s *Service) checkAlias(alias string) error {
+	local, server, ok := strings.Cut(strings.TrimPrefix(alias, "#"), ":")
+	if !strings.HasPrefix(alias, "#") || !ok || local == "" || server == "" || len(alias) > 255 ||
+		strings.ContainsAny(local, " \t\n") {
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid room alias %q", alias)
+	}
+	return nil
+}
+
+// SetAlias maps a local alias to a room (PUT /directory/room/{alias}).
+func (s *Service) SetAlias(ctx context.Context, dev homeserver.Device, alias, roomID string) error {
+	if err := s.checkAlias(alias); err != nil {
+		return err
+	}
+	if !strings.HasSuffix(alias, ":"+s.id.ServerName) {
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "Alias must be on server %s", s.id.ServerName)
+	}
+	if err := parseRoomID(roomID); err != nil {
+		return err
+	}
+	if _, err := s.room(ctx, roomID); err != nil {
+		if errors.Is(err, errNoRoom) {
+			return homeserver.Errorf(homeserver.ErrNotFound, "Unknown room %s", roomID)
+		}
+		return err
+	}
+	err := s.aliases.CreateAlias(ctx, alias, roomID, dev.UserID)
+	if errors.Is(err, storage.ErrConflict) {
+		return homeserver.Errorf(homeserver.ErrRoomInUse, "Room alias %s already exists", alias)
+	}
+	return err
+}
+
+// ResolveAlias returns the room of an alias and the servers to join via.
+func (s *Service) ResolveAlias(ctx context.Context, alias string) (string, []string, error) {
+	if err := s.checkAlias(alias); err != nil {
+		return "", nil, err
+	}
+	roomID, _, err := s.aliases.Alias(ctx, alias)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil, homeserver.Errorf(homeserver.ErrNotFound, "Room alias %s not found", alias)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return roomID, []string{s.id.ServerName}, nil
+}
+
+// DeleteAlias removes an alias; its creator, a server admin or a room
+// member allowed to set m.room.canonical_alias may do so.
+func (s *Service) DeleteAlias(ctx context.Context, dev homeserver.Device, alias string) error {
+	if err := s.checkAlias(alias); err != nil {
+		return err
+	}
+	roomID, creator, err := s.aliases.Alias(ctx, alias)
+	if errors.Is(err, storage.ErrNotFound) {
+		return homeserver.Errorf(homeserver.ErrNotFound, "Room alias %s not found", alias)
+	}
+	if err != nil {
+		return err
+	}
+	if creator != dev.UserID && !dev.IsAdmin && !s.canSendState(ctx, dev.UserID, roomID, spec.MRoomCanonicalAlias) {
+		return homeserver.Errorf(homeserver.ErrForbidden, "You may not delete alias %s", alias)
+	}
+	if err := s.aliases.DeleteAlias(ctx, alias); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// RoomAliases lists a room's local aliases (GET /rooms/{roomId}/aliases).
+func (s *Service) RoomAliases(ctx context.Context, dev homeserver.Device, roomID string) ([]string, error) {
+	if err := s.canRead(ctx, dev.UserID, roomID); err != nil {
+		return nil, err
+	}
+	return s.aliases.RoomAliases(ctx, roomID)
+}
+
+// canSendState reports whether userID is joined with enough power to set
+// a state event of type typ.
+func (s *Service) canSendState(ctx context.Context, userID, roomID, typ string) bool {
+	r, err := s.room(ctx, roomID)
+	if err != nil || s.membershipOf(userID, roomID).membership != spec.Join {
+		return false
+	}
+	level, pl := r.powerLevel(userID)
+	if pl == nil {
+		return level > 0
+	}
+	return level >= pl.EventLevel(typ, true)
+}
+
+// powerLevel returns a user's committed power level and the power levels
+// (nil if the room has none). Creators of v12 rooms have infinite power.
+func (r *room) powerLevel(userID string) (int64, *gmsl.PowerLevelContent) {
+	create := r.stateEvent(spec.MRoomCreate, "")
+	if create != nil && r.ver.PrivilegedCreators() {
+		for _, c := range gmsl.CreatorsFromCreateEvent(create.PDU) {
+			if c == userID {
+				return math.MaxInt64, nil
+			}
+		}
+	}
+	plEv := r.stateEvent(spec.MRoomPowerLevels, "")
+	if plEv == nil {
+		if create != nil && create.Sender == userID {
+			return 100, nil
+		}
+		return 0, nil
+	}
+	pl, err := plEv.PDU.PowerLevels()
+	if err != nil {
+		return 0, nil
+	}
+	return pl.UserLevel(spec.SenderID(userID)), pl
+}

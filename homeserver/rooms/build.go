@@ -1,0 +1,285 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+	"scop/homeserver/storage"
+)
+
+// proto is an event to build: what a client asked for.
+type proto struct {
+	Sender    string
+	Type      string
+	StateKey  *string
+	Content   json.RawMessage
+	Redacts   string
+	TxnDevice string
+	TxnID     string
+}
+
+func strPtr(s string) *string { return &s }
+
+// lockRoom returns the room locked for building, reloading it if a failed
+// write invalidated it.
+func (s *Service) lockRoom(ctx context.Context, roomID string) (*room, error) {
+	for range 3 {
+		r, err := s.room(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if !r.broken.Load() {
+			return r, nil
+		}
+		r.mu.Unlock()
+	}
+	return nil, fmt.Errorf("room %s: cache kept failing", roomID)
+}
+
+// buildLocked builds, signs and authorises one event on top of r's
+// current state and applies it to r's build view, appending its writes to
+// b. r.mu must be held. Nothing is applied when it fails.
+func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error) {
+	if len(p.Type) == 0 || len(p.Type) > 255 {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid event type")
+	}
+	if p.StateKey != nil && len(*p.StateKey) > 255 {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "State key too long")
+	}
+	roomID := r.id
+	if p.Type == spec.MRoomCreate && p.StateKey != nil && *p.StateKey == "" && r.ver.DomainlessRoomIDs() {
+		roomID = "" // v12: the room ID is derived from the create event
+	}
+	prev := make([]string, len(r.latest))
+	copy(prev, r.latest)
+	eb := r.ver.NewEventBuilderFromProtoEvent(&gmsl.ProtoEvent{
+		SenderID: p.Sender, RoomID: roomID, Type: p.Type, StateKey: p.StateKey, Content: spec.RawJSON(p.Content),
+		Redacts: p.Redacts, PrevEvents: prev, Depth: r.depth + 1,
+	})
+	auth := authProvider(r.state)
+	if err := eb.AddAuthEvents(auth); err != nil {
+		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
+	}
+	pdu, err := eb.Build(time.Now(), spec.ServerName(s.id.ServerName), gmsl.KeyID(s.id.KeyID), s.id.Key)
+	if err != nil {
+		var ve gmsl.EventValidationError
+		var vp *gmsl.EventValidationError
+		if (errors.As(err, &ve) && ve.Code == gmsl.EventValidationTooLarge) || (errors.As(err, &vp) && vp.Code == gmsl.EventValidationTooLarge) {
+			return nil, &homeserver.Error{Code: homeserver.ErrTooLarge, Message: "Event too large", Status: 413}
+		}
+		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
+	}
+	if r.id == "" {
+		r.id = pdu.RoomID().String()
+	}
+	if err := gmsl.Allowed(pdu, auth, userIDForSender); err != nil {
+		var nae *gmsl.NotAllowed
+		var ve *gmsl.EventValidationError
+		if errors.As(err, &nae) || errors.As(err, &ve) {
+			return nil, homeserver.Errorf(homeserver.ErrForbidden, "%v", err)
+		}
+		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Event not allowed: %v", err)
+	}
+	client, err := clientJSON(pdu)
+	if err != nil {
+		return nil, err
+	}
+	e := &Event{
+		NID: s.nextEvent.Add(1), ID: pdu.EventID(), PDU: pdu, Type: pdu.Type(), StateKey: pdu.StateKey(),
+		Sender: string(pdu.SenderID()), StateBefore: r.snapshot, TxnDevice: p.TxnDevice, TxnID: p.TxnID,
+		Client: client, Unsigned: []byte("{}"),
+	}
+	typeNID, keyNID := s.nameNIDs(b, e.Type, e.StateKey)
+	if e.StateKey != nil {
+		t := tuple{e.Type, *e.StateKey}
+		e.Unsigned = unsignedFor(r.state[t])
+		r.state[t] = e
+		s.addSnapshotLocked(r, b, storage.StateEntry{TypeNID: typeNID, StateKeyNID: keyNID, EventNID: e.NID})
+		if e.Type == spec.MRoomMember {
+			b.Memberships = append(b.Memberships, storage.Membership{
+				UserID: *e.StateKey, RoomNID: r.nid, RoomID: r.id, Membership: e.Membership(), EventNID: e.NID,
+			})
+		}
+	}
+	b.Events = append(b.Events, e.toStorage(r.nid, typeNID, keyNID))
+	r.latest = []string{e.ID}
+	r.depth = pdu.Depth()
+	return e, nil
+}
+
+// addSnapshotLocked records the state after a state event: a delta on the
+// previous snapshot, or a full checkpoint every CheckpointEvery deltas, so
+// stored state grows with state changes, not with events × members.
+func (s *Service) addSnapshotLocked(r *room, b *storage.Batch, delta storage.StateEntry) {
+	sn := storage.Snapshot{NID: s.nextSnap.Add(1), RoomNID: r.nid}
+	if r.snapshot == 0 || r.chainLen >= s.cfg.CheckpointEvery {
+		s.namesMu.Lock()
+		for t, e := range r.state {
+			sn.Entries = append(sn.Entries, storage.StateEntry{TypeNID: s.types[t.typ], StateKeyNID: s.stateKeys[t.key], EventNID: e.NID})
+		}
+		s.namesMu.Unlock()
+		r.chainLen = 0
+	} else {
+		sn.Parent = r.snapshot
+		sn.Entries = []storage.StateEntry{delta}
+		r.chainLen++
+	}
+	r.snapshot = sn.NID
+	b.Snapshots = append(b.Snapshots, sn)
+}
+
+// submitLocked queues b (whose events are evs, in order) with r's new
+// head. r.mu must be held so that a room's batches commit in build order.
+func (s *Service) submitLocked(r *room, b *storage.Batch, evs []*Event, extra func()) chan error {
+	b.Rooms = append(b.Rooms, storage.Room{NID: r.nid, RoomID: r.id, Version: string(r.ver.Version()),
+		Snapshot: r.snapshot, ChainLen: r.chainLen, LatestEvents: r.latest, Depth: r.depth, Published: r.published})
+	return s.commit.submit(b, func() {
+		for i, e := range evs {
+			e.Pos = b.Events[i].Pos
+		}
+		r.publish(evs, s.cfg.RecentEvents)
+		if extra != nil {
+			extra()
+		}
+		for _, e := range evs {
+			if e.Type == spec.MRoomMember && e.StateKey != nil {
+				s.setMembership(*e.StateKey, &membership{room: r, roomID: r.id, membership: e.Membership(), pos: e.Pos, eventNID: e.NID})
+			}
+		}
+	})
+}
+
+// sendEvents builds events in order into one room and waits until they
+// are durable. On a build error nothing is written, but events already
+// applied to the build view are rolled back by invalidating the room.
+func (s *Service) sendEvents(ctx context.Context, roomID string, ps ...proto) ([]*Event, error) {
+	r, err := s.lockRoom(ctx, roomID)
+	if err != nil {
+		if errors.Is(err, errNoRoom) {
+			return nil, homeserver.Errorf(homeserver.ErrForbidden, "You are not in room %s", roomID)
+		}
+		return nil, err
+	}
+	b := &storage.Batch{}
+	evs := make([]*Event, 0, len(ps))
+	for _, p := range ps {
+		e, err := s.buildLocked(r, p, b)
+		if err != nil {
+			if len(evs) > 0 {
+				s.dropRoomLocked(r)
+			}
+			if len(b.Types)+len(b.StateKeys) > 0 {
+				// Names were allocated in memory: store them anyway so
+				// their NIDs are never reused for something else.
+				s.commit.submit(&storage.Batch{Types: b.Types, StateKeys: b.StateKeys}, nil)
+			}
+			r.mu.Unlock()
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	done := s.submitLocked(r, b, evs, nil)
+	r.mu.Unlock()
+	if err := wait(ctx, done); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// dropRoomLocked discards r's cache after a partial build.
+func (s *Service) dropRoomLocked(r *room) {
+	r.broken.Store(true)
+	s.roomsMu.Lock()
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+	s.roomsMu.Unlock()
+}
+
+// txnResult is an in-flight send with a transaction ID.
+type txnResult struct {
+	done    chan struct{}
+	eventID string
+	err     error
+}
+
+// withTxn runs send once per (user, device, scope+txnID): a repeat returns
+// the first event ID, whether it is still in flight or already stored.
+func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, send func() (string, error)) (string, error) {
+	key := userID + "\x00" + deviceID + "\x00" + txnID
+	res := &txnResult{done: make(chan struct{})}
+	if v, loaded := s.txns.LoadOrStore(key, res); loaded {
+		prev := v.(*txnResult)
+		select {
+		case <-prev.done:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		if prev.err == nil {
+			return prev.eventID, nil
+		}
+		return "", prev.err
+	}
+	defer func() {
+		close(res.done)
+		s.txns.Delete(key)
+	}()
+	if id, err := s.db.TxnEvent(ctx, userID, deviceID, txnID); err == nil {
+		res.eventID = id
+		return id, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		res.err = err
+		return "", err
+	}
+	res.eventID, res.err = send()
+	return res.eventID, res.err
+}
+
+// Send sends a message event (PUT /rooms/{roomId}/send/{type}/{txnId}).
+func (s *Service) Send(ctx context.Context, dev homeserver.Device, roomID, evType, txnID string, content json.RawMessage) (string, error) {
+	if err := parseRoomID(roomID); err != nil {
+		return "", err
+	}
+	return s.withTxn(ctx, dev.UserID, dev.DeviceID, txnID, func() (string, error) {
+		evs, err := s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: evType, Content: content, TxnDevice: dev.DeviceID, TxnID: txnID})
+		if err != nil {
+			return "", err
+		}
+		return evs[0].ID, nil
+	})
+}
+
+// SetState sends a state event (PUT /rooms/{roomId}/state/{type}/{stateKey}).
+func (s *Service) SetState(ctx context.Context, dev homeserver.Device, roomID, evType, stateKey string, content json.RawMessage) (string, error) {
+	if err := parseRoomID(roomID); err != nil {
+		return "", err
+	}
+	if evType == spec.MRoomCreate {
+		return "", homeserver.Errorf(homeserver.ErrForbidden, "Cannot replace m.room.create")
+	}
+	if r, err := s.room(ctx, roomID); err == nil {
+		// Setting state to what it already is returns the existing event.
+		if cur := r.stateEvent(evType, stateKey); cur != nil && cur.Sender == dev.UserID && jsonEqual(cur.PDU.Content(), content) {
+			return cur.ID, nil
+		}
+	}
+	evs, err := s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: evType, StateKey: &stateKey, Content: content})
+	if err != nil {
+		return "", err
+	}
+	return evs[0].ID, nil
+}
+
+func jsonEqual(a, b []byte) bool {
+	ca, err1 := gmsl.CanonicalJSON(a)
+	cb, err2 := gmsl.CanonicalJSON(b)
+	return err1 == nil && err2 == nil && string(ca) == string(cb)
+}

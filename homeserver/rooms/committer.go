@@ -1,0 +1,194 @@
+package rooms
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"scop/homeserver/storage"
+)
+
+// maxBatch bounds how many submissions one transaction merges, so a
+// flood of writers still gets regular acknowledgements.
+const maxBatch = 512
+
+// submission is one request's writes waiting for the group committer.
+type submission struct {
+	batch *storage.Batch
+	// after runs on the committer goroutine once the batch is durable and
+	// before the notifier advances, in commit order: it publishes the
+	// writes to the in-memory caches that sync reads.
+	after func()
+	done  chan error
+}
+
+// committer batches concurrent writers: a single goroutine collects the
+// pending submissions, assigns stream positions in submission order,
+// writes them in one transaction (one fsync), then publishes and
+// acknowledges. Positions are therefore increasing in commit order, which
+// is what lets a sync token never skip or repeat an event.
+type committer struct {
+	db       storage.RoomsDB
+	queue    chan *submission
+	pos      int64 // last assigned stream position; committer goroutine only
+	notify   *notifier
+	onFail   func(error)
+	observe  func(int)
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+func newCommitter(db storage.RoomsDB, startPos int64, n *notifier, onFail func(error), observe func(int)) *committer {
+	c := &committer{db: db, queue: make(chan *submission, maxBatch), pos: startPos, notify: n, onFail: onFail,
+		observe: observe, stopped: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// submit queues a batch; the returned channel yields the commit result.
+// Callers that need per-room ordering submit while holding the room lock.
+func (c *committer) submit(b *storage.Batch, after func()) chan error {
+	s := &submission{batch: b, after: after, done: make(chan error, 1)}
+	c.queue <- s
+	return s.done
+}
+
+// wait blocks until done yields or ctx ends. The write still completes
+// (or fails) on its own after ctx ends; only the caller stops waiting.
+func wait(ctx context.Context, done chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *committer) close() {
+	c.stopOnce.Do(func() { close(c.queue) })
+	<-c.stopped
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	subs := make([]*submission, 0, maxBatch)
+	for {
+		first, ok := <-c.queue
+		if !ok {
+			return
+		}
+		subs = append(subs[:0], first)
+	drain:
+		for len(subs) < maxBatch {
+			select {
+			case s, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				subs = append(subs, s)
+			default:
+				break drain
+			}
+		}
+		c.commit(subs)
+	}
+}
+
+func (c *committer) commit(subs []*submission) {
+	if c.observe != nil {
+		c.observe(len(subs))
+	}
+	start := c.pos
+	merged := &storage.Batch{}
+	for _, s := range subs {
+		c.assign(s.batch)
+		merged.Merge(s.batch)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := c.db.Write(ctx, merged)
+	cancel()
+	if err != nil {
+		// Nothing was written: give the positions back so the stream
+		// stays gapless, and let the service drop caches that already
+		// reflect the failed writes.
+		c.pos = start
+		c.onFail(err)
+		for _, s := range subs {
+			s.done <- err
+		}
+		return
+	}
+	for _, s := range subs {
+		if s.after != nil {
+			s.after()
+		}
+	}
+	c.notify.advance(c.pos)
+	for _, s := range subs {
+		s.done <- nil
+	}
+}
+
+// assign gives each event and account data entry of b the next stream
+// position, and propagates them to the room heads and memberships.
+func (c *committer) assign(b *storage.Batch) {
+	byNID := make(map[int64]int64, len(b.Events))
+	lastByRoom := map[int64]int64{}
+	for i := range b.Events {
+		c.pos++
+		b.Events[i].Pos = c.pos
+		byNID[b.Events[i].NID] = c.pos
+		lastByRoom[b.Events[i].RoomNID] = c.pos
+	}
+	for i := range b.Rooms {
+		if p, ok := lastByRoom[b.Rooms[i].NID]; ok {
+			b.Rooms[i].LastPos = p
+		}
+	}
+	for i := range b.Memberships {
+		b.Memberships[i].Pos = byNID[b.Memberships[i].EventNID]
+	}
+	for i := range b.AccountData {
+		c.pos++
+		b.AccountData[i].Pos = c.pos
+	}
+}
+
+// notifier wakes long-polling syncs when the stream advances: a channel
+// that is closed and replaced on every advance, so any number of waiters
+// wake at once without polling.
+type notifier struct {
+	mu  sync.Mutex
+	pos int64
+	gen int64 // bumped for ephemeral changes (typing) that have no position
+	ch  chan struct{}
+}
+
+func newNotifier(pos int64) *notifier { return &notifier{pos: pos, ch: make(chan struct{})} }
+
+func (n *notifier) advance(pos int64) {
+	n.mu.Lock()
+	if pos > n.pos {
+		n.pos = pos
+	}
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// poke wakes waiters without moving the stream (ephemeral events).
+func (n *notifier) poke() {
+	n.mu.Lock()
+	n.gen++
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// current returns the committed stream position and a channel closed at
+// the next change.
+func (n *notifier) current() (int64, chan struct{}) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pos, n.ch
+}

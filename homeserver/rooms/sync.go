@@ -1,0 +1,386 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+)
+
+// SyncRequest is GET /sync.
+type SyncRequest struct {
+	Since     string
+	Filter    string // a filter ID or inline JSON
+	FullState bool
+	Timeout   time.Duration
+}
+
+// EventList is {"events": [...]}.
+type EventList struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// Timeline is a room's timeline section.
+type Timeline struct {
+	Events    []json.RawMessage `json:"events"`
+	Limited   bool              `json:"limited"`
+	PrevBatch string            `json:"prev_batch,omitempty"`
+}
+
+// RoomSummary is the summary of a joined room.
+type RoomSummary struct {
+	Heroes      []string `json:"m.heroes,omitempty"`
+	JoinedCount *int     `json:"m.joined_member_count,omitempty"`
+	InvitedCnt  *int     `json:"m.invited_member_count,omitempty"`
+}
+
+// JoinedRoom is one entry of rooms.join.
+type JoinedRoom struct {
+	Summary     RoomSummary `json:"summary"`
+	State       EventList   `json:"state"`
+	Timeline    Timeline    `json:"timeline"`
+	Ephemeral   EventList   `json:"ephemeral"`
+	AccountData EventList   `json:"account_data"`
+}
+
+// InvitedRoom is one entry of rooms.invite.
+type InvitedRoom struct {
+	InviteState EventList `json:"invite_state"`
+}
+
+// LeftRoom is one entry of rooms.leave.
+type LeftRoom struct {
+	State       EventList `json:"state"`
+	Timeline    Timeline  `json:"timeline"`
+	AccountData EventList `json:"account_data"`
+}
+
+// SyncRooms is the rooms section.
+type SyncRooms struct {
+	Join   map[string]*JoinedRoom  `json:"join"`
+	Invite map[string]*InvitedRoom `json:"invite"`
+	Leave  map[string]*LeftRoom    `json:"leave"`
+	Knock  map[string]any          `json:"knock"`
+}
+
+// SyncResponse is the body of GET /sync.
+type SyncResponse struct {
+	NextBatch   string    `json:"next_batch"`
+	Rooms       SyncRooms `json:"rooms"`
+	AccountData EventList `json:"account_data"`
+	Presence    EventList `json:"presence"`
+}
+
+func (r *SyncResponse) empty() bool {
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events) == 0
+}
+
+// maxSyncTimeout caps long polls.
+const maxSyncTimeout = 5 * time.Minute
+
+// Sync serves /sync: with no since, everything; with since, what changed
+// after it, waiting up to Timeout for something to change. The token is
+// the committed stream position read before building the response, so
+// events committed meanwhile come in the next response: never skipped,
+// never repeated.
+func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncRequest) (*SyncResponse, error) {
+	f, err := s.resolveFilter(ctx, dev.UserID, req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	var since, sinceTyping int64
+	if req.Since != "" {
+		if since, sinceTyping, err = parseToken(req.Since); err != nil {
+			return nil, err
+		}
+		if cur, _ := s.notify.current(); since > cur {
+			// A token from the future (e.g. a restored database):
+			// serve it as a fresh start rather than miss events forever.
+			since, sinceTyping = 0, 0
+		}
+	}
+	timeout := min(max(req.Timeout, 0), maxSyncTimeout)
+	var timer <-chan time.Time
+	if timeout > 0 && since > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		pos, changed := s.notify.current()
+		typ := s.typing.generation()
+		resp, err := s.buildSync(ctx, dev, f, since, sinceTyping, pos, typ, req.FullState)
+		if err != nil {
+			return nil, err
+		}
+		if since == 0 || req.FullState || !resp.empty() || timer == nil {
+			return resp, nil
+		}
+		select {
+		case <-changed:
+		case <-timer:
+			return resp, nil
+		case <-ctx.Done():
+			return resp, nil
+		}
+	}
+}
+
+func syncToken(pos, typing int64) string {
+	return formatToken(pos) + "_" + strconv.FormatInt(typing, 10)
+}
+
+func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filter, since, sinceTyping, pos, typ int64, fullState bool) (*SyncResponse, error) {
+	resp := &SyncResponse{
+		NextBatch: syncToken(pos, typ),
+		Rooms: SyncRooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{},
+			Leave: map[string]*LeftRoom{}, Knock: map[string]any{}},
+		AccountData: EventList{Events: []json.RawMessage{}},
+		Presence:    EventList{Events: []json.RawMessage{}},
+	}
+	rf := f.Room
+	if rf == nil {
+		rf = &RoomFilter{}
+	}
+	roomAllowed := func(id string) bool {
+		return !contains(rf.NotRooms, id) && (rf.Rooms == nil || contains(*rf.Rooms, id))
+	}
+	global, perRoom, err := s.accountDataSince(ctx, dev.UserID, since, pos)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range global {
+		if f.AccountData.allows(a.typ, "") {
+			resp.AccountData.Events = append(resp.AccountData.Events, a.json())
+		}
+	}
+	for _, m := range s.userMemberships(dev.UserID) {
+		if m.forgotten || !roomAllowed(m.roomID) || m.pos > pos {
+			continue
+		}
+		r, err := s.room(ctx, m.roomID)
+		if err != nil {
+			s.log.Warn("sync: cannot load room", "room", m.roomID, "err", err)
+			continue
+		}
+		radata := EventList{Events: []json.RawMessage{}}
+		for _, a := range perRoom[m.roomID] {
+			if rf.AccountData.allowsEvent(&Event{Type: a.typ}) {
+				radata.Events = append(radata.Events, a.json())
+			}
+		}
+		switch m.membership {
+		case spec.Join:
+			jr, err := s.syncJoined(ctx, dev, r, rf, m, since, sinceTyping, pos, fullState)
+			if err != nil {
+				return nil, err
+			}
+			if jr == nil && len(radata.Events) == 0 {
+				continue
+			}
+			if jr == nil {
+				jr = &JoinedRoom{State: EventList{Events: []json.RawMessage{}}, Timeline: Timeline{Events: []json.RawMessage{}, PrevBatch: formatToken(pos)},
+					Ephemeral: EventList{Events: []json.RawMessage{}}}
+			}
+			jr.AccountData = radata
+			resp.Rooms.Join[m.roomID] = jr
+		case spec.Invite:
+			if since != 0 && m.pos <= since && !fullState {
+				continue
+			}
+			resp.Rooms.Invite[m.roomID] = &InvitedRoom{InviteState: EventList{Events: inviteState(r, dev.UserID)}}
+		case spec.Leave, spec.Ban:
+			if (since == 0 || fullState) && !rf.IncludeLeave {
+				continue
+			}
+			if since != 0 && m.pos <= since && !fullState {
+				continue
+			}
+			lr, err := s.syncLeft(ctx, dev, r, rf, m, since)
+			if err != nil {
+				return nil, err
+			}
+			lr.AccountData = radata
+			resp.Rooms.Leave[m.roomID] = lr
+		}
+	}
+	return resp, nil
+}
+
+// syncJoined builds a joined room's section, or nil when nothing changed.
+func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership,
+	since, sinceTyping, pos int64, fullState bool) (*JoinedRoom, error) {
+	newly := since == 0 || m.pos > since || fullState
+	typing, typingChanged := s.typing.since(r.id, sinceTyping)
+	r.view.RLock()
+	last := r.lastPos
+	r.view.RUnlock()
+	if !newly && last <= since && !typingChanged {
+		return nil, nil
+	}
+	limit := rf.Timeline.limit(10, 100)
+	evs, limited, err := s.timeline(ctx, r, since, pos, limit, rf.Timeline)
+	if err != nil {
+		return nil, err
+	}
+	jr := &JoinedRoom{
+		State:     EventList{Events: []json.RawMessage{}},
+		Timeline:  Timeline{Events: make([]json.RawMessage, 0, len(evs)), Limited: limited, PrevBatch: formatToken(pos)},
+		Ephemeral: EventList{Events: []json.RawMessage{}},
+	}
+	if len(evs) > 0 {
+		jr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
+	}
+	inTimeline := make(map[string]bool, len(evs))
+	senders := map[string]bool{dev.UserID: true}
+	for _, e := range evs {
+		inTimeline[e.ID] = true
+		senders[e.Sender] = true
+		jr.Timeline.Events = append(jr.Timeline.Events, e.JSON(dev.UserID, dev.DeviceID))
+	}
+	if newly || limited {
+		var first int64 = pos + 1
+		if len(evs) > 0 {
+			first = evs[0].Pos
+		}
+		st := r.currentState()
+		sortEvents(st)
+		joined, invited := 0, 0
+		var heroes []string
+		for _, e := range st {
+			if e.Type == spec.MRoomMember {
+				switch e.Membership() {
+				case spec.Join:
+					joined++
+				case spec.Invite:
+					invited++
+				}
+				if *e.StateKey != dev.UserID && len(heroes) < 5 && (e.Membership() == spec.Join || e.Membership() == spec.Invite) {
+					heroes = append(heroes, *e.StateKey)
+				}
+			}
+			if inTimeline[e.ID] || (!newly && (e.Pos <= since || e.Pos >= first)) {
+				continue
+			}
+			if !rf.State.allowsEvent(e) {
+				continue
+			}
+			if rf.State != nil && rf.State.LazyLoadMembers && e.Type == spec.MRoomMember && !senders[*e.StateKey] {
+				continue
+			}
+			jr.State.Events = append(jr.State.Events, e.JSON(dev.UserID, dev.DeviceID))
+		}
+		if newly {
+			jr.Summary = RoomSummary{Heroes: heroes, JoinedCount: &joined, InvitedCnt: &invited}
+		}
+	}
+	if typingChanged || (newly && len(typing) > 0) {
+		jr.Ephemeral.Events = append(jr.Ephemeral.Events, typingEvent(typing))
+	}
+	return jr, nil
+}
+
+// syncLeft builds a left room's section: the timeline up to the leave.
+func (s *Service) syncLeft(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership, since int64) (*LeftRoom, error) {
+	evs, limited, err := s.timeline(ctx, r, since, m.pos, rf.Timeline.limit(10, 100), rf.Timeline)
+	if err != nil {
+		return nil, err
+	}
+	lr := &LeftRoom{State: EventList{Events: []json.RawMessage{}}, Timeline: Timeline{Events: []json.RawMessage{}, Limited: limited, PrevBatch: formatToken(m.pos)}}
+	if len(evs) > 0 {
+		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
+	}
+	for _, e := range evs {
+		lr.Timeline.Events = append(lr.Timeline.Events, e.JSON(dev.UserID, dev.DeviceID))
+	}
+	return lr, nil
+}
+
+// timeline returns up to limit events of r with lo < pos <= hi, oldest
+// first, from the in-memory recent events when they cover the range.
+func (s *Service) timeline(ctx context.Context, r *room, lo, hi int64, limit int, f *RoomEventFilter) ([]*Event, bool, error) {
+	if limit <= 0 {
+		return nil, false, nil
+	}
+	r.view.RLock()
+	recent, floor := r.recent, r.floor
+	r.view.RUnlock()
+	var out []*Event
+	covered := floor <= lo
+	for i := len(recent) - 1; i >= 0; i-- {
+		e := recent[i]
+		if e.Pos > hi {
+			continue
+		}
+		if e.Pos <= lo {
+			covered = true
+			break
+		}
+		if !f.allowsEvent(e) {
+			continue
+		}
+		if len(out) == limit {
+			reverse(out)
+			return out, true, nil
+		}
+		out = append(out, e)
+	}
+	if covered {
+		reverse(out)
+		return out, false, nil
+	}
+	if len(out) == limit && !f.restricts() {
+		// The newest evicted event (at floor > lo) is also in range.
+		reverse(out)
+		return out, true, nil
+	}
+	// Older than the cache: read from the database.
+	fetch := limit + 1
+	if f.restricts() {
+		fetch = max(fetch, 200)
+	}
+	rows, err := s.db.RoomEvents(ctx, r.nid, lo, hi, fetch, true)
+	if err != nil {
+		return nil, false, err
+	}
+	out = out[:0]
+	for _, se := range rows {
+		e, err := eventFromStorage(r.ver, se)
+		if err != nil {
+			return nil, false, err
+		}
+		if !f.allowsEvent(e) {
+			continue
+		}
+		if len(out) == limit {
+			reverse(out)
+			return out, true, nil
+		}
+		out = append(out, e)
+	}
+	reverse(out)
+	return out, len(rows) == fetch, nil
+}
+
+func reverse(evs []*Event) {
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+}
+
+// inviteState is the stripped state shown with an invite.
+func inviteState(r *room, userID string) []json.RawMessage {
+	out := []json.RawMessage{}
+	for _, t := range []tuple{{spec.MRoomCreate, ""}, {spec.MRoomJoinRules, ""}, {spec.MRoomName, ""},
+		{spec.MRoomAvatar, ""}, {spec.MRoomCanonicalAlias, ""}, {spec.MRoomEncryption, ""}, {spec.MRoomTopic, ""},
+		{spec.MRoomMember, userID}} {
+		if e := r.stateEvent(t.typ, t.key); e != nil {
+			out = append(out, e.StrippedJSON())
+		}
+	}
+	return out
+}

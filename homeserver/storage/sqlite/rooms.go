@@ -1,0 +1,345 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"scop/homeserver/storage"
+)
+
+//go:embed migrations/rooms/*.sql
+var roomsMigrations embed.FS
+
+// RoomsStore implements storage.RoomsDB, storage.AliasDB and
+// storage.UserDataDB on one SQLite database.
+type RoomsStore struct {
+	db *sql.DB
+}
+
+var (
+	_ storage.RoomsDB    = (*RoomsStore)(nil)
+	_ storage.AliasDB    = (*RoomsStore)(nil)
+	_ storage.UserDataDB = (*RoomsStore)(nil)
+)
+
+// NewRoomsStore applies the "rooms" migrations to db and returns the store.
+func NewRoomsStore(ctx context.Context, db *sql.DB) (*RoomsStore, error) {
+	if err := Migrate(ctx, db, "rooms", roomsMigrations, "migrations/rooms"); err != nil {
+		return nil, err
+	}
+	return &RoomsStore{db: db}, nil
+}
+
+// MaxNIDs implements storage.RoomsDB.
+func (s *RoomsStore) MaxNIDs(ctx context.Context) (storage.NIDs, error) {
+	var n storage.NIDs
+	var adPos int64
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COALESCE(MAX(room_nid),0) FROM rooms),
+		(SELECT COALESCE(MAX(event_nid),0) FROM events),
+		(SELECT COALESCE(MAX(nid),0) FROM event_types),
+		(SELECT COALESCE(MAX(nid),0) FROM state_keys),
+		(SELECT COALESCE(MAX(nid),0) FROM state_snapshots),
+		(SELECT COALESCE(MAX(pos),0) FROM events),
+		(SELECT COALESCE(MAX(pos),0) FROM account_data)`).Scan(
+		&n.Room, &n.Event, &n.Type, &n.StateKey, &n.Snapshot, &n.StreamPos, &adPos)
+	if err != nil {
+		return n, fmt.Errorf("max nids: %w", err)
+	}
+	n.StreamPos = max(n.StreamPos, adPos)
+	return n, nil
+}
+
+// Write implements storage.RoomsDB: one transaction, one fsync.
+func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	exec := func(q string, rows int, args func(i int) []any) error {
+		if rows == 0 {
+			return nil
+		}
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("write batch: prepare: %w", err)
+		}
+		defer st.Close()
+		for i := 0; i < rows; i++ {
+			if _, err := st.ExecContext(ctx, args(i)...); err != nil {
+				return fmt.Errorf("write batch: %s: %w", strings.Fields(q)[2], err)
+			}
+		}
+		return nil
+	}
+	if err = exec(`INSERT OR IGNORE INTO event_types(nid, name) VALUES (?, ?)`, len(b.Types), func(i int) []any {
+		return []any{b.Types[i].NID, b.Types[i].Name}
+	}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT OR IGNORE INTO state_keys(nid, name) VALUES (?, ?)`, len(b.StateKeys), func(i int) []any {
+		return []any{b.StateKeys[i].NID, b.StateKeys[i].Name}
+	}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO rooms(room_nid, room_id, version, snapshot, chain_len, latest_events, depth, last_pos, published)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(room_nid) DO UPDATE SET snapshot=excluded.snapshot,
+		chain_len=excluded.chain_len, latest_events=excluded.latest_events, depth=excluded.depth, last_pos=excluded.last_pos`,
+		len(b.Rooms), func(i int) []any {
+			r := b.Rooms[i]
+			return []any{r.NID, r.RoomID, r.Version, r.Snapshot, r.ChainLen, strings.Join(r.LatestEvents, ","), r.Depth, r.LastPos, r.Published}
+		}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO events(event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender,
+		state_before, txn_device, txn_id, pdu, client, unsigned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		len(b.Events), func(i int) []any {
+			e := b.Events[i]
+			return []any{e.NID, e.EventID, e.RoomNID, e.Pos, e.TypeNID, e.StateKeyNID, e.IsState, e.Sender,
+				e.StateBefore, e.TxnDevice, e.TxnID, e.PDU, e.Client, e.Unsigned}
+		}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO state_snapshots(nid, room_nid, parent) VALUES (?, ?, ?)`, len(b.Snapshots), func(i int) []any {
+		return []any{b.Snapshots[i].NID, b.Snapshots[i].RoomNID, b.Snapshots[i].Parent}
+	}); err != nil {
+		return err
+	}
+	var entries []any
+	for _, sn := range b.Snapshots {
+		for _, e := range sn.Entries {
+			entries = append(entries, sn.NID, e.TypeNID, e.StateKeyNID, e.EventNID)
+		}
+	}
+	if err = exec(`INSERT OR REPLACE INTO state_entries(snapshot, type_nid, state_key_nid, event_nid) VALUES (?, ?, ?, ?)`,
+		len(entries)/4, func(i int) []any { return entries[i*4 : i*4+4] }); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO memberships(user_id, room_nid, membership, event_nid, pos, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+		ON CONFLICT(user_id, room_nid) DO UPDATE SET membership=excluded.membership, event_nid=excluded.event_nid,
+		pos=excluded.pos, forgotten=0`, len(b.Memberships), func(i int) []any {
+		m := b.Memberships[i]
+		return []any{m.UserID, m.RoomNID, m.Membership, m.EventNID, m.Pos}
+	}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO account_data(user_id, room_id, type, content, pos) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(user_id, room_id, type) DO UPDATE SET content=excluded.content, pos=excluded.pos`,
+		len(b.AccountData), func(i int) []any {
+			a := b.AccountData[i]
+			return []any{a.UserID, a.RoomID, a.Type, a.Content, a.Pos}
+		}); err != nil {
+		return err
+	}
+	if err = exec(`UPDATE events SET pdu=?, client=?, unsigned=? WHERE event_nid=?`, len(b.Redactions), func(i int) []any {
+		r := b.Redactions[i]
+		return []any{r.PDU, r.Client, r.Unsigned, r.EventNID}
+	}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("write batch: commit: %w", err)
+	}
+	return nil
+}
+
+// Names implements storage.RoomsDB.
+func (s *RoomsStore) Names(ctx context.Context) (map[string]int64, map[string]int64, error) {
+	load := func(table string) (map[string]int64, error) {
+		rows, err := s.db.QueryContext(ctx, `SELECT nid, name FROM `+table)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", table, err)
+		}
+		defer rows.Close()
+		m := map[string]int64{}
+		for rows.Next() {
+			var nid int64
+			var name string
+			if err := rows.Scan(&nid, &name); err != nil {
+				return nil, fmt.Errorf("load %s: %w", table, err)
+			}
+			m[name] = nid
+		}
+		return m, rows.Err()
+	}
+	types, err := load("event_types")
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := load("state_keys")
+	return types, keys, err
+}
+
+// RoomByID implements storage.RoomsDB.
+func (s *RoomsStore) RoomByID(ctx context.Context, roomID string) (storage.Room, error) {
+	var r storage.Room
+	var latest string
+	err := s.db.QueryRowContext(ctx, `SELECT room_nid, room_id, version, snapshot, chain_len, latest_events, depth, last_pos, published
+		FROM rooms WHERE room_id=?`, roomID).Scan(&r.NID, &r.RoomID, &r.Version, &r.Snapshot, &r.ChainLen, &latest, &r.Depth, &r.LastPos, &r.Published)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, storage.ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("room %s: %w", roomID, err)
+	}
+	if latest != "" {
+		r.LatestEvents = strings.Split(latest, ",")
+	}
+	return r, nil
+}
+
+// Snapshot implements storage.RoomsDB.
+func (s *RoomsStore) Snapshot(ctx context.Context, nid int64) (storage.Snapshot, error) {
+	sn := storage.Snapshot{NID: nid}
+	err := s.db.QueryRowContext(ctx, `SELECT room_nid, parent FROM state_snapshots WHERE nid=?`, nid).Scan(&sn.RoomNID, &sn.Parent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sn, storage.ErrNotFound
+	}
+	if err != nil {
+		return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT type_nid, state_key_nid, event_nid FROM state_entries WHERE snapshot=?`, nid)
+	if err != nil {
+		return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e storage.StateEntry
+		if err := rows.Scan(&e.TypeNID, &e.StateKeyNID, &e.EventNID); err != nil {
+			return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+		}
+		sn.Entries = append(sn.Entries, e)
+	}
+	return sn, rows.Err()
+}
+
+const eventCols = `event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender, state_before, txn_device, txn_id, pdu, client, unsigned`
+
+func scanEvents(rows *sql.Rows) ([]storage.Event, error) {
+	defer rows.Close()
+	var out []storage.Event
+	for rows.Next() {
+		var e storage.Event
+		if err := rows.Scan(&e.NID, &e.EventID, &e.RoomNID, &e.Pos, &e.TypeNID, &e.StateKeyNID, &e.IsState, &e.Sender,
+			&e.StateBefore, &e.TxnDevice, &e.TxnID, &e.PDU, &e.Client, &e.Unsigned); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventsByNID implements storage.RoomsDB.
+func (s *RoomsStore) EventsByNID(ctx context.Context, nids []int64) ([]storage.Event, error) {
+	var out []storage.Event
+	for len(nids) > 0 {
+		chunk := nids[:min(len(nids), 500)]
+		nids = nids[len(chunk):]
+		var sb strings.Builder
+		for i, n := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(strconv.FormatInt(n, 10))
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE event_nid IN (`+sb.String()+`)`)
+		if err != nil {
+			return nil, fmt.Errorf("events by nid: %w", err)
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// EventByID implements storage.RoomsDB.
+func (s *RoomsStore) EventByID(ctx context.Context, eventID string) (storage.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE event_id=?`, eventID)
+	if err != nil {
+		return storage.Event{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return storage.Event{}, err
+	}
+	if len(evs) == 0 {
+		return storage.Event{}, storage.ErrNotFound
+	}
+	return evs[0], nil
+}
+
+// RoomEvents implements storage.RoomsDB.
+func (s *RoomsStore) RoomEvents(ctx context.Context, roomNID, from, to int64, limit int, backwards bool) ([]storage.Event, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE room_nid=? AND pos>? AND pos<=?
+		ORDER BY pos `+order+` LIMIT ?`, roomNID, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("room events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// Memberships implements storage.RoomsDB.
+func (s *RoomsStore) Memberships(ctx context.Context) ([]storage.Membership, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT m.user_id, m.room_nid, r.room_id, m.membership, m.event_nid, m.pos, m.forgotten
+		FROM memberships m JOIN rooms r ON r.room_nid=m.room_nid`)
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Membership
+	for rows.Next() {
+		var m storage.Membership
+		if err := rows.Scan(&m.UserID, &m.RoomNID, &m.RoomID, &m.Membership, &m.EventNID, &m.Pos, &m.Forgotten); err != nil {
+			return nil, fmt.Errorf("memberships: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SetForgotten implements storage.RoomsDB.
+func (s *RoomsStore) SetForgotten(ctx context.Context, userID string, roomNID int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE memberships SET forgotten=1 WHERE user_id=? AND room_nid=?`, userID, roomNID); err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	return nil
+}
+
+// TxnEvent implements storage.RoomsDB.
+func (s *RoomsStore) TxnEvent(ctx context.Context, userID, deviceID, txnID string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT event_id FROM events WHERE sender=? AND txn_device=? AND txn_id=?`,
+		userID, deviceID, txnID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", storage.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("txn lookup: %w", err)
+	}
+	return id, nil
+}
+
+// SetPublished implements storage.RoomsDB.
+func (s *RoomsStore) SetPublished(ctx context.Context, roomNID int64, published bool) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE rooms SET published=? WHERE room_nid=?`, published, roomNID); err != nil {
+		return fmt.Errorf("set published: %w", err)
+	}
+	return nil
+}
