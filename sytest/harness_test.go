@@ -1,0 +1,496 @@
+package sytest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	flagURL       = flag.String("sytest.url", "", "base URL of the homeserver under test (default $SYTEST_URL, else build and start scop)")
+	flagServerLog = flag.Bool("sytest.serverlog", false, "stream the started scop's stderr to our stderr")
+	flagWriteExp  = flag.Bool("sytest.write-expected", false, "rewrite expected-failures.txt from this run's failures (only when scop was started by the suite)")
+)
+
+// expectedFile lists the tests known to fail against scop, with reasons.
+const expectedFile = "expected-failures.txt"
+
+// baseURL is the homeserver under test, without trailing slash.
+var baseURL string
+
+// applyExpected is true when the suite started scop itself: only then do
+// known failures count as expected.
+var applyExpected bool
+
+// expected maps full test names to the reason they are known to fail.
+var expected = map[string]string{}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	setDefaultParallel()
+	url := *flagURL
+	if url == "" {
+		url = os.Getenv("SYTEST_URL")
+	}
+	var srv *server
+	if url == "" {
+		var err error
+		srv, err = startScop()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sytest: starting scop: %v\n", err)
+			if srv != nil {
+				srv.dumpLog(os.Stderr)
+				srv.stop()
+			}
+			os.Exit(1)
+		}
+		url = srv.url
+		applyExpected = true
+		exp, err := readExpected(expectedFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sytest: %v\n", err)
+			srv.stop()
+			os.Exit(1)
+		}
+		expected = exp
+	}
+	baseURL = strings.TrimRight(url, "/")
+	code := m.Run()
+	printSummary(os.Stdout)
+	if srv != nil {
+		if code != 0 {
+			srv.dumpLog(os.Stderr)
+		}
+		srv.stop()
+		if *flagWriteExp {
+			if err := writeExpected(expectedFile); err != nil {
+				fmt.Fprintf(os.Stderr, "sytest: %v\n", err)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// setDefaultParallel raises -test.parallel (default GOMAXPROCS) unless it
+// was given: most of the suite's time is spent waiting on the server, and
+// long-polling syncs would otherwise hold the few slots.
+func setDefaultParallel() {
+	set := false
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "test.parallel" {
+			set = true
+		}
+	})
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
+}
+
+// server is a scop process started by the suite.
+type server struct {
+	dir string
+	url string
+	cmd *exec.Cmd
+	log *logBuffer
+	// exited receives the process's exit once it is reaped.
+	exited chan error
+}
+
+// logBuffer keeps the last lines of the server's stderr.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) add(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, line)
+	if len(b.lines) > 400 {
+		b.lines = b.lines[len(b.lines)-300:]
+	}
+}
+
+func (s *server) dumpLog(w *os.File) {
+	if s.log == nil {
+		return
+	}
+	s.log.mu.Lock()
+	defer s.log.mu.Unlock()
+	fmt.Fprintf(w, "---- last %d lines of scop stderr ----\n", len(s.log.lines))
+	for _, l := range s.log.lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w, "---- end of scop stderr ----")
+}
+
+// minimalConfig is the contract with `scop serve`: keys left out take
+// their defaults.
+const minimalConfig = `server_name: localhost
+client_api:
+  registration:
+    enabled: true
+  rate_limits:
+    enabled: false
+`
+
+// startScop builds cmd/scop from the enclosing module and starts it on a
+// fresh data directory, returning once it has written listen.json.
+func startScop() (*server, error) {
+	root, err := findRepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "sytest-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	s := &server{dir: dir, log: &logBuffer{}}
+	bin := filepath.Join(dir, "scop")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/scop")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return s, fmt.Errorf("go build ./cmd/scop: %w\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return s, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "scop.yaml"), []byte(minimalConfig), 0o600); err != nil {
+		return s, fmt.Errorf("write config: %w", err)
+	}
+	s.cmd = exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	s.cmd.Dir = dir
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		return s, fmt.Errorf("stderr pipe: %w", err)
+	}
+	s.cmd.Stdout = nil
+	if err := s.cmd.Start(); err != nil {
+		return s, fmt.Errorf("start scop: %w", err)
+	}
+	exited := make(chan error, 1)
+	s.exited = exited
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			s.log.add(sc.Text())
+			if *flagServerLog {
+				fmt.Fprintln(os.Stderr, "scop:", sc.Text())
+			}
+		}
+		exited <- s.cmd.Wait()
+	}()
+	listenFile := filepath.Join(data, "listen.json")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(listenFile); err == nil {
+			var l struct {
+				Client string `json:"client"`
+			}
+			if err := json.Unmarshal(b, &l); err != nil || l.Client == "" {
+				return s, fmt.Errorf("listen.json %q: no client address (%v)", b, err)
+			}
+			s.url = "http://" + l.Client
+			return s, nil
+		}
+		select {
+		case err := <-exited:
+			s.exited = nil
+			return s, fmt.Errorf("scop serve exited before listening: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return s, errors.New("scop serve wrote no listen.json within 60s")
+		}
+	}
+}
+
+// stop sends SIGTERM, waits for a clean exit and removes the data.
+func (s *server) stop() {
+	if s.exited != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-s.exited:
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "sytest: scop exited after SIGTERM: %v\n", err)
+			}
+		case <-time.After(10 * time.Second):
+			fmt.Fprintln(os.Stderr, "sytest: scop did not exit 10s after SIGTERM; killing it")
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// findRepoRoot walks up from the working directory to the go.mod of
+// module scop.
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module scop")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of module scop above the working directory; set SYTEST_URL")
+		}
+		dir = parent
+	}
+}
+
+// readExpected parses expected-failures.txt: "TestArea/Name  reason" per
+// line, # comments.
+func readExpected(path string) (map[string]string, error) {
+	m := map[string]string{}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, reason, _ := strings.Cut(line, " ")
+		if !strings.HasPrefix(name, "Test") || !strings.Contains(name, "/") {
+			return nil, fmt.Errorf("%s:%d: want \"TestArea/Name reason\", got %q", path, i+1, line)
+		}
+		m[name] = strings.TrimSpace(reason)
+	}
+	return m, nil
+}
+
+// writeExpected rewrites the list from the recorded failures, keeping old
+// reasons where a test is still failing.
+func writeExpected(path string) error {
+	var buf bytes.Buffer
+	buf.WriteString("# Tests known to fail against scop (regenerate: go test ./sytest/ -sytest.write-expected).\n")
+	buf.WriteString("# Format: TestArea/Name reason. Applied only when the suite starts scop itself.\n")
+	results.mu.Lock()
+	var lines []string
+	for _, r := range results.list {
+		if r.outcome == outcomeFail || r.outcome == outcomeXFail {
+			reason := expected[r.name]
+			if reason == "" {
+				reason = r.reason
+			}
+			lines = append(lines, r.name+" "+reason)
+		}
+	}
+	results.mu.Unlock()
+	sort.Strings(lines)
+	for _, l := range lines {
+		buf.WriteString(l + "\n")
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+type outcome int
+
+const (
+	outcomePass outcome = iota
+	outcomeFail
+	outcomeXFail // listed and failed
+	outcomeXPass // listed and passed: the list is stale
+)
+
+type result struct {
+	area, name string
+	outcome    outcome
+	reason     string // first failure message
+}
+
+// results is the recorder every test reports to.
+var results struct {
+	mu   sync.Mutex
+	list []result
+}
+
+func record(r result) {
+	results.mu.Lock()
+	defer results.mu.Unlock()
+	results.list = append(results.list, r)
+}
+
+// printSummary prints per-area pass counts and a total.
+func printSummary(w *os.File) {
+	results.mu.Lock()
+	defer results.mu.Unlock()
+	type counts struct{ total, pass, xfail, xpass, fail int }
+	per := map[string]*counts{}
+	var areas []string
+	var all counts
+	for _, r := range results.list {
+		c := per[r.area]
+		if c == nil {
+			c = &counts{}
+			per[r.area] = c
+			areas = append(areas, r.area)
+		}
+		for _, cc := range []*counts{c, &all} {
+			cc.total++
+			switch r.outcome {
+			case outcomePass:
+				cc.pass++
+			case outcomeFail:
+				cc.fail++
+			case outcomeXFail:
+				cc.xfail++
+			case outcomeXPass:
+				cc.xpass++
+			}
+		}
+	}
+	sort.Strings(areas)
+	line := func(name string, c *counts) {
+		extra := ""
+		if c.xfail > 0 {
+			extra += fmt.Sprintf(", %d expected failures", c.xfail)
+		}
+		if c.xpass > 0 {
+			extra += fmt.Sprintf(", %d unexpectedly passed", c.xpass)
+		}
+		if c.fail > 0 {
+			extra += fmt.Sprintf(", %d FAILED", c.fail)
+		}
+		fmt.Fprintf(w, "sytest: %-13s %3d/%-3d passed%s\n", name, c.pass+c.xpass, c.total, extra)
+	}
+	for _, a := range areas {
+		line(a, per[a])
+	}
+	line("TOTAL", &all)
+	if all.fail > 0 || all.xpass > 0 {
+		for _, r := range results.list {
+			switch r.outcome {
+			case outcomeFail:
+				fmt.Fprintf(w, "sytest: FAIL %s: %s\n", r.name, r.reason)
+			case outcomeXPass:
+				fmt.Fprintf(w, "sytest: UNEXPECTED PASS %s (remove it from %s)\n", r.name, expectedFile)
+			}
+		}
+	}
+}
+
+// T is what a suite test gets instead of *testing.T: failures are
+// collected rather than reported at once, so that a test listed in
+// expected-failures.txt can be turned into a skip.
+type T struct {
+	tt     *testing.T
+	mu     sync.Mutex
+	errs   []string
+	failed bool
+}
+
+func (c *T) fail(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed = true
+	c.errs = append(c.errs, callerLoc()+msg)
+}
+
+// callerLoc is the innermost file:line of a test file that is not harness.
+func callerLoc() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		base := filepath.Base(f.File)
+		if strings.HasSuffix(base, "_test.go") && base != "harness_test.go" && base != "client_test.go" {
+			return fmt.Sprintf("%s:%d: ", base, f.Line)
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+// Errorf records a failure and continues.
+func (c *T) Errorf(format string, args ...any) { c.fail(fmt.Sprintf(format, args...)) }
+
+// Fatalf records a failure and ends the calling goroutine: the test body,
+// or a helper goroutine the body started (whose deferred calls still run).
+func (c *T) Fatalf(format string, args ...any) {
+	c.fail(fmt.Sprintf(format, args...))
+	runtime.Goexit()
+}
+
+// Logf logs to the test's output.
+func (c *T) Logf(format string, args ...any) { c.tt.Logf(format, args...) }
+
+// Context is cancelled when the test ends.
+func (c *T) Context() context.Context { return c.tt.Context() }
+
+// Failed reports whether a failure was recorded.
+func (c *T) Failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+// run runs one spec behaviour as a parallel subtest of the area's test
+// function and records its outcome.
+func run(t *testing.T, name string, fn func(c *T)) {
+	t.Helper()
+	area := strings.TrimPrefix(strings.SplitN(t.Name(), "/", 2)[0], "Test")
+	t.Run(name, func(tt *testing.T) {
+		tt.Parallel()
+		c := &T{tt: tt}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() {
+				if r := recover(); r != nil {
+					c.fail(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+				}
+			}()
+			fn(c)
+		}()
+		<-done
+		full := tt.Name()
+		reason, listed := expected[full]
+		first := ""
+		if len(c.errs) > 0 {
+			first = strings.SplitN(c.errs[0], "\n", 2)[0]
+		}
+		switch {
+		case c.failed && listed:
+			record(result{area, full, outcomeXFail, first})
+			tt.Skipf("expected failure (%s); got:\n%s", reason, strings.Join(c.errs, "\n"))
+		case c.failed:
+			record(result{area, full, outcomeFail, first})
+			tt.Fatalf("\n%s", strings.Join(c.errs, "\n"))
+		case listed:
+			record(result{area, full, outcomeXPass, ""})
+			tt.Fatalf("unexpectedly passed: remove %s from %s", full, expectedFile)
+		default:
+			record(result{area, full, outcomePass, ""})
+		}
+	})
+}
