@@ -10,6 +10,7 @@ package cinotify
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -205,7 +206,7 @@ func (p *Pipeline) Apply(u Update) bool {
 		p.Status = u.Status
 		changed = true
 	}
-	for _, j := range u.Jobs {
+	for _, j := range dedupeJobs(u.Jobs) {
 		i := p.job(j.Name)
 		if i < 0 {
 			if len(p.Jobs) >= maxJobs {
@@ -216,6 +217,9 @@ func (p *Pipeline) Apply(u Update) bool {
 			continue
 		}
 		old := &p.Jobs[i]
+		if newer, known := newerID(j.ID, old.ID); known && !newer && j.ID != old.ID {
+			continue // a late report about an older run of this job
+		}
 		rerun := newAttempt || (j.ID != "" && old.ID != "" && j.ID != old.ID)
 		if !rerun && !forward(old.Status, j.Status) {
 			continue
@@ -226,6 +230,38 @@ func (p *Pipeline) Apply(u Update) bool {
 		}
 	}
 	return changed
+}
+
+// dedupeJobs keeps one entry per job name: the newest by ID when IDs are
+// numeric (GitLab lists retried jobs under one name), else the last, so that
+// applying an update twice gives what applying it once does.
+func dedupeJobs(jobs []Job) []Job {
+	out := make([]Job, 0, len(jobs))
+	idx := make(map[string]int, len(jobs))
+	for _, j := range jobs {
+		i, seen := idx[j.Name]
+		if !seen {
+			idx[j.Name] = len(out)
+			out = append(out, j)
+			continue
+		}
+		if newer, known := newerID(out[i].ID, j.ID); known && newer {
+			continue
+		}
+		out[i] = j
+	}
+	return out
+}
+
+// newerID compares two job IDs as numbers; known is false unless both are
+// decimal numbers.
+func newerID(a, b string) (newer, known bool) {
+	na, errA := strconv.ParseUint(a, 10, 64)
+	nb, errB := strconv.ParseUint(b, 10, 64)
+	if errA != nil || errB != nil {
+		return false, false
+	}
+	return na > nb, true
 }
 
 func (p *Pipeline) job(name string) int {
@@ -278,12 +314,12 @@ func (p *Pipeline) Overall() Status {
 			return StatusRunning
 		}
 		return StatusQueued
+	case len(p.Jobs) == 0:
+		return p.Status
 	case p.Status != "":
 		// Every known job is done but the pipeline says it is not: more
 		// jobs are coming.
 		return StatusRunning
-	case len(p.Jobs) == 0:
-		return ""
 	case anyCancelled:
 		return StatusCancelled
 	case allSkipped:
