@@ -54,8 +54,8 @@ func TestParse(t *testing.T) {
 			file:  "github_check_run.json",
 			want: cinotify.Update{Provider: "github", Repo: "Codertocat/Hello-World", RepoURL: "https://github.com/Codertocat/Hello-World",
 				Pipeline: "suite-118578147", PipelineName: "Octocoders Linter", Commit: "d6fde92930d4715a2b49857d24b940956b26d2d3",
-				CommitURL:   "https://github.com/Codertocat/Hello-World/commit/d6fde92930d4715a2b49857d24b940956b26d2d3",
-				Ref:         "changes", PullRequest: "2", Author: "Codertocat",
+				CommitURL: "https://github.com/Codertocat/Hello-World/commit/d6fde92930d4715a2b49857d24b940956b26d2d3",
+				Ref:       "changes", PullRequest: "2", Author: "Codertocat",
 				Jobs: []cinotify.Job{{Name: "Octocoders-linter", ID: "4", Status: cinotify.StatusSuccess, URL: "https://github.com/Codertocat/Hello-World/runs/4"}}},
 		},
 		{
