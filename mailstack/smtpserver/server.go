@@ -217,7 +217,16 @@ func (s *Server) toSMTP(err error, log *slog.Logger) error {
 // logAdapter sends go-smtp's Printf-style log to slog.
 type logAdapter struct{ l *slog.Logger }
 
-func (a logAdapter) Printf(format string, v ...any) {
-	a.l.Warn("smtp: " + strings.TrimSpace(fmt.Sprintf(format, v...)))
+func (a logAdapter) Printf(format string, v ...any) { a.log(fmt.Sprintf(format, v...)) }
+func (a logAdapter) Println(v ...any)               { a.log(fmt.Sprintln(v...)) }
+
+// log keeps panics (with their stack) at Error; the rest is client
+// behaviour such as resets and timeouts, not worth an operator's time.
+func (a logAdapter) log(msg string) {
+	msg = strings.TrimSpace(msg)
+	if strings.HasPrefix(msg, "panic") {
+		a.l.Error("smtp: " + msg)
+		return
+	}
+	a.l.Debug("smtp: " + msg)
 }
-func (a logAdapter) Println(v ...any) { a.l.Warn("smtp: " + strings.TrimSpace(fmt.Sprintln(v...))) }
