@@ -42,7 +42,7 @@ func (s *Service) SetAlias(ctx context.Context, dev homeserver.Device, alias, ro
 	}
 	err := s.aliases.CreateAlias(ctx, alias, roomID, dev.UserID)
 	if errors.Is(err, storage.ErrConflict) {
-		return homeserver.Errorf(homeserver.ErrRoomInUse, "Room alias %s already exists", alias)
+		return &homeserver.Error{Code: homeserver.ErrRoomInUse, Message: "Room alias " + alias + " already exists", Status: 409}
 	}
 	return err
 }

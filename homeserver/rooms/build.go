@@ -54,6 +54,12 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 	if p.StateKey != nil && len(*p.StateKey) > 255 {
 		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "State key too long")
 	}
+	if p.Type == spec.MRoomPowerLevels {
+		var pl gmsl.PowerLevelContent
+		if err := r.ver.ParsePowerLevels(p.Content, &pl); err != nil {
+			return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Invalid power levels: %v", err)
+		}
+	}
 	roomID := r.id
 	if p.Type == spec.MRoomCreate && p.StateKey != nil && *p.StateKey == "" && r.ver.DomainlessRoomIDs() {
 		roomID = "" // v12: the room ID is derived from the create event
