@@ -162,4 +162,3 @@ func TestJoinPublicRoomAndAliases(t *testing.T) {
 		t.Errorf("aliases left: %v", as)
 	}
 }
-

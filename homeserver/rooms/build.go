@@ -219,8 +219,11 @@ type txnResult struct {
 
 // withTxn runs send once per (user, device, scope+txnID): a repeat returns
 // the first event ID, whether it is still in flight or already stored.
-func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, send func() (string, error)) (string, error) {
+func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, redaction bool, send func() (string, error)) (string, error) {
 	key := userID + "\x00" + deviceID + "\x00" + txnID
+	if redaction {
+		key = "redact\x00" + key
+	}
 	res := &txnResult{done: make(chan struct{})}
 	if v, loaded := s.txns.LoadOrStore(key, res); loaded {
 		prev := v.(*txnResult)
@@ -238,7 +241,7 @@ func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, s
 		close(res.done)
 		s.txns.Delete(key)
 	}()
-	if id, err := s.db.TxnEvent(ctx, userID, deviceID, txnID); err == nil {
+	if id, err := s.db.TxnEvent(ctx, userID, deviceID, txnID, redaction); err == nil {
 		res.eventID = id
 		return id, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -254,7 +257,7 @@ func (s *Service) Send(ctx context.Context, dev homeserver.Device, roomID, evTyp
 	if err := parseRoomID(roomID); err != nil {
 		return "", err
 	}
-	return s.withTxn(ctx, dev.UserID, dev.DeviceID, txnID, func() (string, error) {
+	return s.withTxn(ctx, dev.UserID, dev.DeviceID, txnID, false, func() (string, error) {
 		evs, err := s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: evType, Content: content, TxnDevice: dev.DeviceID, TxnID: txnID})
 		if err != nil {
 			return "", err

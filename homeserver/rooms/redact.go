@@ -36,7 +36,7 @@ func (s *Service) Redact(ctx context.Context, dev homeserver.Device, roomID, eve
 			return "", homeserver.Errorf(homeserver.ErrForbidden, "You may not redact other users' events")
 		}
 	}
-	return s.withTxn(ctx, dev.UserID, dev.DeviceID, "redact\x00"+txnID, func() (string, error) {
+	return s.withTxn(ctx, dev.UserID, dev.DeviceID, txnID, true, func() (string, error) {
 		content := map[string]string{"redacts": eventID}
 		if reason != "" {
 			content["reason"] = reason

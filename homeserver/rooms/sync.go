@@ -105,7 +105,7 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 	}
 	timeout := min(max(req.Timeout, 0), maxSyncTimeout)
 	var timer <-chan time.Time
-	if timeout > 0 && since > 0 {
+	if timeout > 0 && req.Since != "" {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		timer = t.C
@@ -117,7 +117,7 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 		if err != nil {
 			return nil, err
 		}
-		if since == 0 || req.FullState || !resp.empty() || timer == nil {
+		if req.Since == "" || req.FullState || !resp.empty() || timer == nil {
 			return resp, nil
 		}
 		select {

@@ -143,8 +143,9 @@ type RoomsDB interface {
 	Memberships(ctx context.Context) ([]Membership, error)
 	// SetForgotten marks a membership forgotten.
 	SetForgotten(ctx context.Context, userID string, roomNID int64) error
-	// TxnEvent returns the event ID sent earlier with this transaction ID, or ErrNotFound.
-	TxnEvent(ctx context.Context, userID, deviceID, txnID string) (string, error)
+	// TxnEvent returns the event ID sent earlier with this transaction ID
+	// (by /redact when redaction, else by /send), or ErrNotFound.
+	TxnEvent(ctx context.Context, userID, deviceID, txnID string, redaction bool) (string, error)
 	// SetPublished lists or unlists a room in the directory.
 	SetPublished(ctx context.Context, roomNID int64, published bool) error
 }

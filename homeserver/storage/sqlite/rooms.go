@@ -323,10 +323,11 @@ func (s *RoomsStore) SetForgotten(ctx context.Context, userID string, roomNID in
 }
 
 // TxnEvent implements storage.RoomsDB.
-func (s *RoomsStore) TxnEvent(ctx context.Context, userID, deviceID, txnID string) (string, error) {
+func (s *RoomsStore) TxnEvent(ctx context.Context, userID, deviceID, txnID string, redaction bool) (string, error) {
 	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT event_id FROM events WHERE sender=? AND txn_device=? AND txn_id=?`,
-		userID, deviceID, txnID).Scan(&id)
+	err := s.db.QueryRowContext(ctx, `SELECT e.event_id FROM events e LEFT JOIN event_types t ON t.nid=e.type_nid
+		WHERE e.sender=? AND e.txn_device=? AND e.txn_id=? AND (COALESCE(t.name,'')='m.room.redaction')=?`,
+		userID, deviceID, txnID, redaction).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", storage.ErrNotFound
 	}
