@@ -300,6 +300,9 @@ func writeExpected(path string) error {
 			if reason == "" {
 				reason = r.reason
 			}
+			if len(reason) > 200 {
+				reason = reason[:200] + "..."
+			}
 			lines = append(lines, r.name+" "+reason)
 		}
 	}

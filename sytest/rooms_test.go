@@ -1,6 +1,7 @@
 package sytest
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -296,10 +297,13 @@ func TestMembership(t *testing.T) {
 		room := a.publicRoom()
 		b.join(room)
 		b.Must("POST", cs("/rooms/%s/leave", room), map[string]any{})
+		withLeave := "filter=" + url.QueryEscape(`{"room":{"include_leave":true}}`)
+		if _, ok := b.sync(withLeave).Rooms.Leave[room]; !ok {
+			c.Errorf("left room not in rooms.leave of an include_leave initial sync")
+		}
 		b.Must("POST", cs("/rooms/%s/forget", room), map[string]any{})
-		s := b.sync("")
-		if _, ok := s.Rooms.Leave[room]; ok {
-			c.Errorf("forgotten room still in rooms.leave of an initial sync")
+		if _, ok := b.sync(withLeave).Rooms.Leave[room]; ok {
+			c.Errorf("forgotten room still in rooms.leave of an include_leave initial sync")
 		}
 	})
 	run(t, "ForgetWhileJoined", func(c *T) {

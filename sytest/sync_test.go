@@ -244,6 +244,11 @@ func TestSync(t *testing.T) {
 			since = s.NextBatch
 		}
 		wg.Wait()
+		// One more poll: an event repeated after the last one arrived.
+		s := a.sync(url.Values{"since": {since}, "timeout": {"300"}, "filter": {filter}}.Encode())
+		for _, e := range s.Rooms.Join[room].Timeline.Events {
+			seen[e.EventID]++
+		}
 		close(sent)
 		want := map[string]bool{}
 		for id := range sent {
