@@ -283,12 +283,24 @@ func (s *syncer) wait(tb testing.TB, timeout time.Duration, what string, match f
 }
 
 func (s *syncer) waitErr(timeout time.Duration, match func(*event.Event) bool) (*event.Event, error) {
+	return s.waitAfter(0, timeout, match)
+}
+
+// mark returns how many events have been collected, for waitAfter.
+func (s *syncer) mark() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.evs)
+}
+
+// waitAfter is waitErr looking only at events collected after mark.
+func (s *syncer) waitAfter(mark int, timeout time.Duration, match func(*event.Event) bool) (*event.Event, error) {
 	timer := time.AfterFunc(timeout, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
 	defer timer.Stop()
 	deadline := time.Now().Add(timeout)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := 0; ; {
+	for i := mark; ; {
 		for ; i < len(s.evs); i++ {
 			if match(s.evs[i]) {
 				return s.evs[i], nil

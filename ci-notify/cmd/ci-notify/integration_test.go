@@ -41,7 +41,7 @@ func botEnv(t *testing.T) (env, *mautrix.Client) {
 	}, bot
 }
 
-func writeConfig(t *testing.T, text string) string {
+func writeConfig(t testing.TB, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "ci-notify.yaml")
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
