@@ -346,3 +346,114 @@ func or(a, b string) string {
 	}
 	return b
 }
+
+func TestConfiguredRoomAndWipedState(t *testing.T) {
+	needHomeserver(t)
+	e, bot := botEnv(t)
+	alice, _ := newUser(t, "alice")
+	// An existing room, mapped in the config: ci-notify posts there
+	// instead of creating one.
+	existing, err := alice.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Preset: "public_chat", Name: "team"})
+	requireFeature(t, "room creation", err)
+	repoMapped := fmt.Sprintf("team/mapped%d", time.Now().UnixNano()%1e6)
+	repoOwn := fmt.Sprintf("team/own%d", time.Now().UnixNano()%1e6)
+	cfg := writeConfig(t, fmt.Sprintf("rooms: {%q: %q}\ninvite: [%q]\n", repoMapped, existing.RoomID, alice.UserID))
+	if err := runCmd(t, e, "post", "--config", cfg, "--repo", repoMapped, "--pipeline", "1", "--status", "success"); err != nil {
+		t.Fatalf("post to a mapped room: %v", err)
+	}
+	orig, _ := originals(t, alice, existing.RoomID, bot.UserID)
+	if len(orig) != 1 || !strings.HasPrefix(orig[0].Content.AsMessage().Body, "✅ "+repoMapped) {
+		t.Fatalf("mapped room holds %d messages from the bot, want the pipeline's", len(orig))
+	}
+
+	// A repository's own room survives a wiped state directory: the alias
+	// leads back to it instead of a second room.
+	if err := runCmd(t, e, "post", "--config", cfg, "--repo", repoOwn, "--pipeline", "1", "--status", "running"); err != nil {
+		t.Fatal(err)
+	}
+	alias := id.NewRoomAlias("ci_"+strings.ReplaceAll(repoOwn, "/", "_"), "localhost")
+	first, err := alice.ResolveAlias(t.Context(), alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := maps(e)
+	e2["CI_NOTIFY_STATE"] = t.TempDir()
+	if err := runCmd(t, e2, "post", "--config", cfg, "--repo", repoOwn, "--pipeline", "2", "--status", "failure"); err != nil {
+		t.Fatalf("post after wiping the state: %v", err)
+	}
+	if _, err := alice.JoinRoomByID(t.Context(), first.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	orig, _ = originals(t, alice, first.RoomID, bot.UserID)
+	if len(orig) != 2 {
+		t.Errorf("the repository's room holds %d pipeline messages, want 2 (one per pipeline, same room)", len(orig))
+	}
+}
+
+func maps(e env) env {
+	out := env{}
+	for k, v := range e {
+		out[k] = v
+	}
+	return out
+}
+
+func TestServeRestartResumes(t *testing.T) {
+	needHomeserver(t)
+	e, bot := botEnv(t)
+	alice, _ := newUser(t, "alice")
+	const secret = "gl"
+	cfg := writeConfig(t, fmt.Sprintf("invite: [%q]\nwebhooks: {gitlab_token: %q}\n", alice.UserID, secret))
+	repo := fmt.Sprintf("grp/proj%d", time.Now().UnixNano()%1e6)
+	sy := newSyncer(t, alice)
+	pipeline := func(status, build string) []byte {
+		return fmt.Appendf(nil, `{"object_kind":"pipeline","object_attributes":{"id":4242,"iid":7,"ref":"main","sha":"bcbb5ec396a2c0f8",
+"status":%q,"url":"https://gitlab.example/%s/-/pipelines/4242"},"user":{"username":"root"},
+"project":{"path_with_namespace":%q,"web_url":"https://gitlab.example/%s"},
+"builds":[{"id":9,"stage":"test","name":"unit","status":%q}]}`, status, repo, repo, repo, build)
+	}
+	send := func(url string, b []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/hooks/gitlab", bytes.NewReader(b))
+		req.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+		req.Header.Set("X-Gitlab-Token", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("webhook answered %d", resp.StatusCode)
+		}
+	}
+	// First life of the server: the pipeline starts.
+	{
+		ctx, cancel := context.WithCancel(t.Context())
+		ready := make(chan string, 1)
+		done := make(chan error, 1)
+		m := &Main{Getenv: e.get, Stdout: io.Discard, Stderr: t.Output(), Ready: func(a string) { ready <- a }}
+		go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}) }()
+		url := "http://" + <-ready
+		send(url, pipeline("running", "running"))
+		sy.wait(t, 30*time.Second, "the running pipeline", func(ev *event.Event) bool {
+			return ev.Sender == bot.UserID && strings.Contains(body(ev), repo) && strings.Contains(body(ev), "🟠 unit")
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("first serve: %v", err)
+		}
+	}
+	// Second life, same state: the pipeline ends; the same message is edited.
+	url := serveInProcess(t, e, cfg)
+	send(url, pipeline("success", "success"))
+	ev := sy.wait(t, 30*time.Second, "the finished pipeline", func(ev *event.Event) bool {
+		return ev.Sender == bot.UserID && strings.Contains(body(ev), repo) && strings.Contains(body(ev), "✅ unit")
+	})
+	if !isEdit(ev) {
+		t.Fatal("after a restart the pipeline got a new message, want an edit")
+	}
+	orig, _ := originals(t, alice, ev.RoomID, bot.UserID)
+	if len(orig) != 1 {
+		t.Errorf("room holds %d pipeline messages, want 1", len(orig))
+	}
+}
