@@ -1,0 +1,69 @@
+package clientapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"scop/clientapi"
+	"scop/clientapi/clientapitest"
+)
+
+// fuzzEndpoint posts arbitrary bodies to path and checks that the answer
+// is never a 500 and always JSON, with an errcode on every error.
+func fuzzEndpoint(f *testing.F, method, path string, seeds ...string) {
+	s := clientapitest.NewServer(f, clientapitest.Options{Accounts: clientapi.AccountOptions{RegistrationEnabled: true}})
+	u := s.AddUser(f, "alice", "pw")
+	for _, seed := range seeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, _ := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("status %d for %q: %s", resp.StatusCode, body, data)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(data, &out); err != nil {
+			t.Fatalf("answer %q is not a JSON object", data)
+		}
+		if resp.StatusCode >= 400 && resp.StatusCode != 401 && out["errcode"] == nil {
+			t.Fatalf("error %d without errcode: %s", resp.StatusCode, data)
+		}
+	})
+}
+
+func FuzzLogin(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/login",
+		`{"type":"m.login.password","identifier":{"type":"m.id.user","user":"alice"},"password":"pw"}`,
+		`{"type":"m.login.password","user":"@alice:test","password":"x"}`,
+		`{"type":"m.login.password","identifier":{"type":"m.id.thirdparty"}}`,
+		`{"type":"m.login.password","user":"@:","password":""}`,
+		`{"type":"m.login.password","user":"alice","password":"pw","device_id":""}`,
+		`null`, `[]`, `"x"`, `{`, ``)
+}
+
+func FuzzRegister(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/register",
+		`{"username":"bob","password":"pw","auth":{"type":"m.login.dummy"}}`,
+		`{"username":"bob","password":"pw","auth":{"type":"m.login.dummy","session":"x"}}`,
+		`{"username":"Bob","password":"pw"}`,
+		`{"username":"@bob:test","password":"pw","inhibit_login":true,"auth":{"type":"m.login.dummy"}}`,
+		`{"password":"pw","auth":{"type":"m.login.dummy"}}`,
+		`{"username":"","password":null,"auth":null}`, `{"auth":[]}`)
+}
+
+func FuzzDeleteDevices(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/delete_devices",
+		`{"devices":["X"],"auth":{"type":"m.login.password","user":"alice","password":"pw"}}`,
+		`{"devices":[],"auth":{"type":"m.login.password","identifier":{"type":"m.id.user","user":"@alice:test"},"password":"no"}}`,
+		`{"devices":null}`, `{"devices":[1]}`)
+}
