@@ -98,12 +98,38 @@ func canonicalCompare(a, b string) int {
 		case j < 0:
 			return 1
 		}
-		if c := strings.Compare(la[i], lb[j]); c != 0 {
+		if c := strings.Compare(unescapeLabel(la[i]), unescapeLabel(lb[j])); c != 0 {
 			return c
 		}
 	}
 	return 0
 }
+
+// unescapeLabel turns a presentation-format label (\DDD and \X escapes)
+// into its octets, which is what canonical order compares.
+func unescapeLabel(l string) string {
+	if !strings.Contains(l, "\\") {
+		return l
+	}
+	var b []byte
+	for i := 0; i < len(l); i++ {
+		if l[i] != '\\' || i+1 >= len(l) {
+			b = append(b, l[i])
+			continue
+		}
+		if i+3 < len(l) && isDigit(l[i+1]) && isDigit(l[i+2]) && isDigit(l[i+3]) {
+			n := int(l[i+1]-'0')*100 + int(l[i+2]-'0')*10 + int(l[i+3]-'0')
+			b = append(b, byte(n))
+			i += 3
+			continue
+		}
+		b = append(b, l[i+1])
+		i++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // nsecCovers reports whether the NSEC (owner, next) proves name absent:
 // owner < name < next, the last NSEC of the zone wrapping to the apex.

@@ -240,3 +240,113 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func without(rrs []miekg.RR, drop func(miekg.RR) bool) []miekg.RR {
+	var out []miekg.RR
+	for _, r := range rrs {
+		if !drop(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isType(t uint16) func(miekg.RR) bool {
+	return func(r miekg.RR) bool { return r.Header().Rrtype == t }
+}
+
+// TestForgedAnswers plays an on-path attacker between the resolver and
+// its upstream: every forgery of signed data must come out Bogus (an
+// ErrTemporary), never as data or as a secure NXDOMAIN.
+func TestForgedAnswers(t *testing.T) {
+	w := dnstest.NewWorld(t)
+	tests := []struct {
+		name   string
+		qname  string
+		qtype  uint16
+		tamper func(q miekg.Question, m *miekg.Msg)
+	}{
+		{"answer RRSIG stripped", "www.secure.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			m.Answer = without(m.Answer, isType(miekg.TypeRRSIG))
+		}},
+		{"address replaced", "www.secure.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			for _, r := range m.Answer {
+				if a, ok := r.(*miekg.A); ok {
+					a.A = []byte{203, 0, 113, 66}
+				}
+			}
+		}},
+		{"NXDOMAIN without NSEC", "nx.secure.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			m.Ns = without(m.Ns, func(r miekg.RR) bool {
+				return r.Header().Rrtype == miekg.TypeNSEC || r.Header().Rrtype == miekg.TypeRRSIG
+			})
+		}},
+		{"NXDOMAIN forged for existing name", "www.secure.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			m.Answer = nil
+			m.Rcode = miekg.RcodeNameError
+		}},
+		{"NSEC3 proof stripped", "nx.nsec3.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			m.Ns = without(m.Ns, isType(miekg.TypeNSEC3))
+		}},
+		{"wildcard without proof", "foo.wild.secure.test", miekg.TypeTXT, func(q miekg.Question, m *miekg.Msg) {
+			m.Ns = nil
+		}},
+	}
+	// Forgeries on the chain of trust rather than on the answer.
+	chain := []struct {
+		name   string
+		tamper func(q miekg.Question, m *miekg.Msg)
+	}{
+		{"DS stripped to fake an insecure delegation", func(q miekg.Question, m *miekg.Msg) {
+			if q.Qtype == miekg.TypeDS && q.Name == "secure.test." {
+				m.Answer = nil
+			}
+			if q.Qtype == miekg.TypeA {
+				m.Answer = without(m.Answer, isType(miekg.TypeRRSIG))
+			}
+		}},
+		{"DNSKEY RRSIG stripped", func(q miekg.Question, m *miekg.Msg) {
+			if q.Qtype == miekg.TypeDNSKEY && q.Name == "secure.test." {
+				m.Answer = without(m.Answer, isType(miekg.TypeRRSIG))
+			}
+		}},
+		{"DNSKEY replaced", func(q miekg.Question, m *miekg.Msg) {
+			if q.Qtype == miekg.TypeDNSKEY && q.Name == "secure.test." {
+				for _, r := range m.Answer {
+					if k, ok := r.(*miekg.DNSKEY); ok {
+						k.PublicKey = "AAAA" + k.PublicKey[4:]
+					}
+				}
+			}
+		}},
+	}
+	for i := range tests {
+		// Tamper only with the answer itself, not the chain of trust.
+		f, qname, qtype := tests[i].tamper, miekg.Fqdn(tests[i].qname), tests[i].qtype
+		tests[i].tamper = func(q miekg.Question, m *miekg.Msg) {
+			if q.Name == qname && q.Qtype == qtype {
+				f(q, m)
+			}
+		}
+	}
+	for _, c := range chain {
+		tests = append(tests, struct {
+			name   string
+			qname  string
+			qtype  uint16
+			tamper func(q miekg.Question, m *miekg.Msg)
+		}{c.name, "www.secure.test", miekg.TypeA, c.tamper})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w.SetTamper(tt.tamper)
+			t.Cleanup(func() { w.SetTamper(nil) })
+			r := newResolver(t, w, nil)
+			ans, err := r.Lookup(t.Context(), tt.qname, tt.qtype)
+			t.Logf("err=%v", err)
+			if !errors.Is(err, dns.ErrBogus) || !errors.Is(err, dns.ErrTemporary) || ans.Security != dns.Bogus || len(ans.RRs) != 0 {
+				t.Fatalf("Lookup(%s) under forgery = %s, %d records, %v; want Bogus", tt.qname, ans.Security, len(ans.RRs), err)
+			}
+		})
+	}
+}

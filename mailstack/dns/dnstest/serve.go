@@ -50,6 +50,9 @@ func (w *World) handle(rw dns.ResponseWriter, req *dns.Msg) {
 	m.Authoritative = true
 	m.RecursionAvailable = true
 	w.answer(m, qname, q.Qtype, do)
+	if f := w.tamper.Load(); f != nil {
+		(*f)(q, m)
+	}
 	if req.IsEdns0() != nil {
 		m.SetEdns0(uint16(max(udpSize, 512)), do)
 	}

@@ -43,7 +43,19 @@ type World struct {
 	// Queries counts the queries answered (time-outs included).
 	Queries atomic.Int64
 
-	zones []*zone
+	zones  []*zone
+	tamper atomic.Pointer[func(q dns.Question, m *dns.Msg)]
+}
+
+// SetTamper installs f to rewrite every response before it is sent, to
+// play an on-path attacker (strip signatures, forge records); nil removes
+// it.
+func (w *World) SetTamper(f func(q dns.Question, m *dns.Msg)) {
+	if f == nil {
+		w.tamper.Store(nil)
+		return
+	}
+	w.tamper.Store(&f)
 }
 
 type zone struct {
