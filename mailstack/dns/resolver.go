@@ -58,9 +58,14 @@ type cachedResult struct {
 // insecure negative answer gives an error wrapping ErrNotFound together
 // with an Answer carrying its Security; time-outs, SERVFAIL, loops and
 // Bogus answers give an error wrapping ErrTemporary (and no records).
+//
+// name is plain text, not presentation format: octets other than letters,
+// digits, '-', '_' and '*' are escaped before the query (SPF macros can
+// put spaces and '%' in names). The returned Answer is shared with the
+// cache and must not be modified.
 func (r *ValidatingResolver) Lookup(ctx context.Context, name string, qtype uint16) (*Answer, error) {
-	qname := miekg.CanonicalName(name)
-	if _, ok := miekg.IsDomainName(qname); !ok || len(qname) > 254 {
+	qname, ok := normalizeName(escapeName(name))
+	if !ok {
 		return &Answer{Name: qname, Type: qtype, Security: Insecure},
 			fmt.Errorf("lookup %s: invalid name: %w", name, ErrNotFound)
 	}
@@ -79,6 +84,51 @@ func (r *ValidatingResolver) Lookup(ctx context.Context, name string, qtype uint
 		r.cache.put(key, &cachedResult{ans, err}, r.cfg.Now().Add(r.cfg.BogusTTL))
 	}
 	return ans, err
+}
+
+// escapeName turns a plain-text name into presentation format.
+func escapeName(name string) string {
+	plain := true
+	for i := 0; i < len(name); i++ {
+		if !nameOctet(name[i]) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; nameOctet(c) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "\\%03d", c)
+		}
+	}
+	return b.String()
+}
+
+// normalizeName round-trips a presentation-format name through the wire
+// format, so it is spelled as names unpacked from responses are.
+func normalizeName(s string) (string, bool) {
+	if _, ok := miekg.IsDomainName(s); !ok || strings.Contains(s, "..") {
+		return "", false
+	}
+	buf := make([]byte, 256)
+	off, err := miekg.PackDomainName(miekg.Fqdn(s), buf, 0, nil, false)
+	if err != nil {
+		return "", false
+	}
+	n, _, err := miekg.UnpackDomainName(buf[:off], 0)
+	if err != nil {
+		return "", false
+	}
+	return miekg.CanonicalName(n), true
+}
+
+func nameOctet(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*' || c == '.'
 }
 
 func cacheKey(name string, qtype uint16) string {

@@ -69,6 +69,8 @@ func TestValidation(t *testing.T) {
 		{"NSEC3 wildcard NODATA", "a.wild.nsec3.test", miekg.TypeA, dns.Secure, dns.ErrNotFound, 0},
 		{"NSEC3 opt-out unsigned delegation", "www.unsigned.optout.test", miekg.TypeA, dns.Insecure, nil, 1},
 		{"NSEC3 opt-out NXDOMAIN is insecure", "nx.optout.test", miekg.TypeA, dns.Insecure, dns.ErrNotFound, 0},
+		{"plain-text name with spaces and %", "macro%percent  space.secure.test", miekg.TypeTXT, dns.Secure, dns.ErrNotFound, 0},
+		{"invalid name", "a..b.secure.test", miekg.TypeTXT, dns.Insecure, dns.ErrNotFound, 0},
 		{"time-out", "www.timeout.test", miekg.TypeA, dns.Insecure, dns.ErrTemporary, 0},
 	}
 	for _, tt := range tests {
