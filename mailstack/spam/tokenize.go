@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -175,13 +174,55 @@ func (m *msgTokens) addBodyText(prefix, mediaType string, body []byte) {
 			m.addURL(l)
 		}
 	}
-	for _, u := range urlRE.FindAllString(text, 200) {
+	for _, u := range findURLs(text, 200) {
 		m.addURL(u)
 	}
 	m.fs.addText(prefix, text)
 }
 
-var urlRE = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s"'<>()\[\]]+`)
+// findURLs returns up to max URLs written in text: http://, https:// or
+// www. up to the next space, quote, bracket or angle bracket. A plain scan:
+// a regexp cost a third of the tokenizer's time.
+func findURLs(text string, max int) []string {
+	var out []string
+	for i := 0; i+4 <= len(text) && len(out) < max; i++ {
+		c := text[i] | 0x20
+		if c != 'h' && c != 'w' {
+			continue
+		}
+		if i > 0 && isASCIIWordByte(text[i-1]) {
+			continue
+		}
+		n := 0
+		switch {
+		case hasPrefixFold(text[i:], "http://"):
+			n = 7
+		case hasPrefixFold(text[i:], "https://"):
+			n = 8
+		case hasPrefixFold(text[i:], "www."):
+			n = 4
+		default:
+			continue
+		}
+		j := i + n
+		for j < len(text) && !strings.ContainsRune(" \t\r\n\"'<>()[]", rune(text[j])) {
+			j++
+		}
+		if j > i+n {
+			out = append(out, text[i:j])
+		}
+		i = j
+	}
+	return out
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func isASCIIWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // addURL adds the URL's host, every parent domain and its path words.
 func (m *msgTokens) addURL(raw string) {
