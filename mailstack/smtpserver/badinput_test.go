@@ -39,7 +39,7 @@ func TestBadInput(t *testing.T) {
 		{"TooManyErrors", "A\r\nB\r\nC\r\nD\r\nE\r\n", []string{"50", "50", "50", "50"}},
 		{"BareLFCommands", "EHLO c.test\nMAIL FROM:<s@sender.test>\nRCPT TO:<bob@example.org>\nQUIT\n", []string{"250", "250", "250", "221"}},
 		{"BareLFData", hello + "DATA\r\nSubject: lf\n\nbody\nmore\n\r\n.\r\n", []string{"250", "250", "250", "354", "250"}},
-		{"NULInCommand", "EHLO \x00\x00\r\n", []string{"250"}},
+		{"NULInCommand", "EHLO \x00\x00\r\nEHLO ok\r\n", []string{"501", "250"}},
 		{"NULInData", hello + "DATA\r\nSubject: nul\r\n\r\na\x00b\r\n.\r\n", []string{"250", "250", "250", "354", "250"}},
 		{"UnbalancedMIME", hello + "DATA\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\npart, no end\r\n.\r\n", []string{"250", "250", "250", "354", "250"}},
 		{"HugeHeader", hello + "DATA\r\n" + strings.Repeat("X-Long: "+strings.Repeat("h", 900)+"\r\n", 800) + "\r\nb\r\n.\r\n", []string{"250", "250", "250", "354", "250"}},

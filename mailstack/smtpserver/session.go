@@ -24,6 +24,11 @@ type backend struct{ s *Server }
 // (reputation) run here, when the HELO name is known.
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := b.s
+	// The HELO name is echoed in our reply and written into Received:
+	// refuse control characters rather than reflect them.
+	if strings.IndexFunc(c.Hostname(), func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Invalid HELO name"}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	_, isTLS := c.TLSConnectionState()
 	cc := &check.Conn{Helo: c.Hostname(), TLS: isTLS}
@@ -109,7 +114,9 @@ func (ss *session) Data(r io.Reader) error {
 		case errors.Is(err, smtp.ErrDataReset):
 			return err
 		}
-		return ss.s.toSMTP(fmt.Errorf("read data: %w", err), ss.log)
+		// The client went away or stalled: nothing to tell an operator.
+		ss.log.Debug("smtp: data read failed", "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Connection error"}
 	}
 	if len(ss.rcpts) == 0 {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
