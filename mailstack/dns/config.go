@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -149,6 +150,49 @@ func parseAnchors(texts []string) (map[string]*anchor, error) {
 	}
 	if len(texts) > 0 && len(out) == 0 {
 		return nil, errors.New("no anchors")
+	}
+	return out, nil
+}
+
+// SystemUpstreams reads the nameservers of a resolv.conf file (normally
+// /etc/resolv.conf) as "host:port" upstreams, for a configuration that
+// leaves the upstreams empty.
+func SystemUpstreams(path string) ([]string, error) {
+	cc, err := miekg.ClientConfigFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var out []string
+	for _, s := range cc.Servers {
+		out = append(out, net.JoinHostPort(s, cc.Port))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read %s: no nameserver", path)
+	}
+	return out, nil
+}
+
+// LoadTrustAnchors reads DS or DNSKEY records in zone-file format (as
+// IANA's root anchors or unbound's root.key) for Config.TrustAnchors.
+func LoadTrustAnchors(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read trust anchors: %w", err)
+	}
+	defer f.Close()
+	zp := miekg.NewZoneParser(f, ".", path)
+	var out []string
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		switch rr.(type) {
+		case *miekg.DS, *miekg.DNSKEY:
+			out = append(out, rr.String())
+		}
+	}
+	if err := zp.Err(); err != nil {
+		return nil, fmt.Errorf("read trust anchors %s: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read trust anchors %s: no DS or DNSKEY record", path)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	miekg "github.com/miekg/dns"
@@ -20,6 +21,10 @@ type ValidatingResolver struct {
 	cfg     Config
 	anchors map[string]*anchor
 	cache   *cache
+	// inflight joins concurrent lookups of one name and type, so a burst
+	// of sessions from one sender costs one resolution.
+	mu       sync.Mutex
+	inflight map[string]*call
 	// exchange sends one query; tests and fuzzing replace it.
 	exchange func(ctx context.Context, m *miekg.Msg) (*miekg.Msg, error)
 }
@@ -43,12 +48,19 @@ func NewValidatingResolver(cfg Config) (*ValidatingResolver, error) {
 		return nil, err
 	}
 	anchors, _ := parseAnchors(cfg.TrustAnchors)
-	r := &ValidatingResolver{cfg: cfg, anchors: anchors, cache: newCache(cfg.CacheSize)}
+	r := &ValidatingResolver{cfg: cfg, anchors: anchors, cache: newCache(cfg.CacheSize), inflight: map[string]*call{}}
 	r.exchange = r.exchangeUpstreams
 	return r, nil
 }
 
 // cachedResult is what the cache holds for a (name, type) lookup.
+// call is a lookup in progress that others can wait for.
+type call struct {
+	done chan struct{}
+	ans  *Answer
+	err  error
+}
+
 type cachedResult struct {
 	ans *Answer
 	err error // wraps ErrNotFound or ErrBogus
@@ -74,8 +86,30 @@ func (r *ValidatingResolver) Lookup(ctx context.Context, name string, qtype uint
 		c := v.(*cachedResult)
 		return c.ans, c.err
 	}
+	r.mu.Lock()
+	if c, ok := r.inflight[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.ans, c.err
+		case <-ctx.Done():
+			return &Answer{Name: qname, Type: qtype, Security: Insecure},
+				fmt.Errorf("lookup %s: %w: %w", qname, ErrTemporary, ctx.Err())
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	r.inflight[key] = c
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, key)
+		r.mu.Unlock()
+		close(c.done)
+	}()
+
 	v := &validation{r: r, now: r.cfg.Now()}
 	ans, ttl, err := v.resolve(ctx, qname, qtype)
+	c.ans, c.err = ans, err
 	switch {
 	case err == nil, errors.Is(err, ErrNotFound):
 		r.cache.put(key, &cachedResult{ans, err}, r.cfg.Now().Add(ttl))
@@ -191,7 +225,7 @@ func (v *validation) query(ctx context.Context, name string, qtype uint16) (*mie
 
 // maxQueriesPerLookup bounds the upstream queries one lookup may cause
 // (chain of trust, CNAME chain), so hostile data cannot make it run long.
-const maxQueriesPerLookup = 64
+const maxQueriesPerLookup = 100
 
 // LookupTXT implements Resolver.
 func (r *ValidatingResolver) LookupTXT(ctx context.Context, name string) ([]string, Security, error) {

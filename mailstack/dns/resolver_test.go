@@ -352,3 +352,31 @@ func TestForgedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentLookups: simultaneous lookups of one name share one
+// resolution and all get the validated answer.
+func TestConcurrentLookups(t *testing.T) {
+	w := dnstest.NewWorld(t)
+	r := newResolver(t, w, nil)
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			ans, err := r.Lookup(t.Context(), "c1.secure.test", miekg.TypeA)
+			if err == nil && ans.Security != dns.Secure {
+				err = errors.New(ans.Security.String())
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Lookup: %v", err)
+		}
+	}
+	// A cold lookup costs about six queries; twenty unshared ones would
+	// cost over a hundred.
+	if q := w.Queries.Load(); q > 60 {
+		t.Errorf("%d concurrent lookups sent %d queries", n, q)
+	}
+}
