@@ -53,6 +53,7 @@ func TestValidation(t *testing.T) {
 		{"NSEC wildcard NODATA", "foo.wild.secure.test", miekg.TypeA, dns.Secure, dns.ErrNotFound, 0},
 		{"CNAME chain", "c1.secure.test", miekg.TypeA, dns.Secure, nil, 1},
 		{"CNAME loop", "loop1.secure.test", miekg.TypeA, dns.Insecure, dns.ErrTemporary, 0},
+		{"DNAME", "www.dn.secure.test", miekg.TypeA, dns.Secure, nil, 1},
 		{"CNAME into insecure zone", "out.secure.test", miekg.TypeA, dns.Insecure, nil, 1},
 		{"insecure delegation", "www.insecure.test", miekg.TypeA, dns.Insecure, nil, 1},
 		{"insecure NXDOMAIN", "nx.insecure.test", miekg.TypeA, dns.Insecure, dns.ErrNotFound, 0},
@@ -289,6 +290,13 @@ func TestForgedAnswers(t *testing.T) {
 		}},
 		{"NSEC3 proof stripped", "nx.nsec3.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
 			m.Ns = without(m.Ns, isType(miekg.TypeNSEC3))
+		}},
+		{"CNAME synthesized from DNAME redirected", "www.dn.secure.test", miekg.TypeA, func(q miekg.Question, m *miekg.Msg) {
+			for _, r := range m.Answer {
+				if c, ok := r.(*miekg.CNAME); ok {
+					c.Target = "www.secure.test."
+				}
+			}
 		}},
 		{"wildcard without proof", "foo.wild.secure.test", miekg.TypeTXT, func(q miekg.Question, m *miekg.Msg) {
 			m.Ns = nil

@@ -76,13 +76,21 @@ func (v *validation) resolve(ctx context.Context, qname string, qtype uint16) (*
 			if len(cn) == 0 || qtype == miekg.TypeCNAME {
 				break
 			}
-			sec, err := v.verifyPositive(ctx, cn, sigs, msg, miekg.TypeCNAME)
+			target := miekg.CanonicalName(cn[0].(*miekg.CNAME).Target)
+			var sec Security
+			if d, dsigs := dnameFor(msg, cur, target); len(sigs) == 0 && d != nil {
+				// A CNAME synthesized from a DNAME is unsigned; the
+				// DNAME carries the proof (RFC 6672 §5.3.1).
+				sec, err = v.verifyPositive(ctx, []miekg.RR{d}, dsigs, msg, miekg.TypeDNAME)
+				ttl = min(ttl, minTTL([]miekg.RR{d}, dsigs, v.now))
+			} else {
+				sec, err = v.verifyPositive(ctx, cn, sigs, msg, miekg.TypeCNAME)
+				ttl = min(ttl, minTTL(cn, sigs, v.now))
+			}
 			if err != nil {
 				return fail(err)
 			}
 			ans.Security = weaker(ans.Security, sec)
-			ttl = min(ttl, minTTL(cn, sigs, v.now))
-			target := miekg.CanonicalName(cn[0].(*miekg.CNAME).Target)
 			hops++
 			if hops > v.r.cfg.MaxCNAME || seen[target] {
 				return fail(fmt.Errorf("CNAME loop or chain over %d at %s: %w", v.r.cfg.MaxCNAME, target, ErrTemporary))
@@ -109,6 +117,31 @@ func (v *validation) resolve(ctx context.Context, qname string, qtype uint16) (*
 		return ans, clampTTL(ttl, v.r.cfg.NegativeTTL),
 			fmt.Errorf("lookup %s %s: %s (%s): %w", qname, miekg.TypeToString[qtype], what, ans.Security, ErrNotFound)
 	}
+}
+
+// dnameFor finds a DNAME of the answer that synthesizes the CNAME
+// name → target, with its RRSIGs.
+func dnameFor(msg *miekg.Msg, name, target string) (*miekg.DNAME, []*miekg.RRSIG) {
+	for _, rr := range msg.Answer {
+		d, ok := rr.(*miekg.DNAME)
+		if !ok {
+			continue
+		}
+		owner := miekg.CanonicalName(d.Hdr.Name)
+		if owner == name || !miekg.IsSubDomain(owner, name) {
+			continue
+		}
+		synth := strings.TrimSuffix(name, owner) + miekg.CanonicalName(d.Target)
+		if synth != target {
+			continue
+		}
+		set, sigs := rrset(msg.Answer, owner, miekg.TypeDNAME)
+		if len(set) != 1 {
+			continue
+		}
+		return set[0].(*miekg.DNAME), sigs
+	}
+	return nil, nil
 }
 
 func hasAuthority(msg *miekg.Msg) bool {

@@ -86,6 +86,16 @@ func (w *World) answer(m *dns.Msg, name string, qtype uint16, do bool) {
 			name = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 			continue
 		}
+		if d := z.dnameAbove(name); d != nil {
+			// RFC 6672: the DNAME, signed, and the CNAME it
+			// synthesizes, unsigned.
+			owner := d.Hdr.Name
+			addSet(&m.Answer, owner, dns.TypeDNAME)
+			target := strings.TrimSuffix(name, owner) + d.Target
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: ttl}, Target: target})
+			name = target
+			continue
+		}
 		soa := func() {
 			addSet(&m.Ns, z.name, dns.TypeSOA)
 		}
@@ -131,6 +141,19 @@ func (w *World) answer(m *dns.Msg, name string, qtype uint16, do bool) {
 		}
 		return
 	}
+}
+
+// dnameAbove returns a DNAME owned by a proper ancestor of name in z.
+func (z *zone) dnameAbove(name string) *dns.DNAME {
+	for n := parent(name); dns.IsSubDomain(z.name, n); n = parent(n) {
+		if d := z.rrs[n][dns.TypeDNAME]; len(d) > 0 {
+			return d[0].(*dns.DNAME)
+		}
+		if n == z.name || n == "." {
+			break
+		}
+	}
+	return nil
 }
 
 // closestEncloser is the longest existing ancestor of name in z.

@@ -26,6 +26,7 @@ import (
 //	secure.test.      Ed25519, NSEC: apex A/MX/TXT, mail (A, AAAA), www,
 //	                  nodata (TXT only), *.wild (TXT), c1→c2→www CNAME
 //	                  chain, loop1↔loop2 CNAME loop, out→www.insecure.test.,
+//	                  dn DNAME nsec3.test.,
 //	                  big (TXT over 1232 octets: truncated on UDP)
 //	insecure.test.    unsigned, no DS in test.: apex TXT, www A
 //	bogus.test.       ECDSA, NSEC: good (valid), badsig (corrupt RRSIG),
@@ -327,6 +328,7 @@ func NewWorld(t testing.TB) *World {
 		"loop1.secure.test. CNAME loop2.secure.test.",
 		"loop2.secure.test. CNAME loop1.secure.test.",
 		"out.secure.test. CNAME www.insecure.test.",
+		"dn.secure.test. DNAME nsec3.test.",
 		`big.secure.test. TXT "`+strings.Repeat("a", 250)+`" "`+strings.Repeat("b", 250)+`" "`+strings.Repeat("c", 250)+`" "`+strings.Repeat("d", 250)+`" "`+strings.Repeat("e", 250)+`"`,
 	)
 	insecure := newZone(t, "insecure.test.", 0, false,
