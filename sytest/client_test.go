@@ -378,6 +378,10 @@ type JoinedRoom struct {
 	AccountData struct {
 		Events Events `json:"events"`
 	} `json:"account_data"`
+	Ephemeral struct {
+		Events Events `json:"events"`
+	} `json:"ephemeral"`
+	Summary map[string]any `json:"summary"`
 }
 
 // Timeline is a room's timeline section.

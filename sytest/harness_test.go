@@ -298,7 +298,7 @@ func writeExpected(path string) error {
 		if r.outcome == outcomeFail || r.outcome == outcomeXFail {
 			reason := expected[r.name]
 			if reason == "" {
-				reason = r.reason
+				reason = autoReason(r.reason)
 			}
 			if len(reason) > 200 {
 				reason = reason[:200] + "..."
@@ -312,6 +312,26 @@ func writeExpected(path string) error {
 		buf.WriteString(l + "\n")
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// autoReason shortens a failure message into a list reason: the file:line
+// prefix goes, and an unserved endpoint is named as such.
+func autoReason(msg string) string {
+	if _, rest, ok := strings.Cut(msg, ".go:"); ok {
+		if _, after, ok := strings.Cut(rest, ": "); ok {
+			msg = after
+		}
+	}
+	if strings.Contains(msg, `"M_UNRECOGNIZED"`) {
+		if i := strings.Index(msg, " → "); i > 0 {
+			req := msg[:i]
+			if j := strings.Index(req, ": "); j >= 0 {
+				req = req[j+2:]
+			}
+			return req + " not served (M_UNRECOGNIZED)"
+		}
+	}
+	return msg
 }
 
 type outcome int
@@ -461,7 +481,9 @@ func (c *T) Failed() bool {
 // function and records its outcome.
 func run(t *testing.T, name string, fn func(c *T)) {
 	t.Helper()
+	// TestSync and TestSync_Gaps both count towards area "Sync".
 	area := strings.TrimPrefix(strings.SplitN(t.Name(), "/", 2)[0], "Test")
+	area, _, _ = strings.Cut(area, "_")
 	t.Run(name, func(tt *testing.T) {
 		tt.Parallel()
 		c := &T{tt: tt}
