@@ -5,54 +5,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"scop/mailstack/dns"
+	"scop/mailstack/dns/dnstest"
 )
-
-// mapResolver is a tiny in-memory Resolver: TXT answers by name, names that
-// fail temporarily, and names whose answers are DNSSEC-secure.
-type mapResolver struct {
-	txt    map[string][]string
-	temp   map[string]bool
-	secure map[string]bool
-}
-
-func norm(n string) string { return strings.ToLower(strings.TrimSuffix(n, ".")) }
-
-func (m *mapResolver) LookupTXT(_ context.Context, name string) ([]string, dns.Security, error) {
-	name = norm(name)
-	if m.temp[name] {
-		return nil, dns.Insecure, dns.ErrTemporary
-	}
-	v, ok := m.txt[name]
-	if !ok {
-		return nil, dns.Insecure, dns.ErrNotFound
-	}
-	sec := dns.Insecure
-	if m.secure[name] {
-		sec = dns.Secure
-	}
-	return v, sec, nil
-}
-func (m *mapResolver) LookupIP(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupA(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupAAAA(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupMX(context.Context, string) ([]*net.MX, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupPTR(context.Context, net.IP) ([]string, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
 
 const testMsg = "From: Alice <alice@example.org>\r\n" +
 	"To: bob@example.net\r\n" +
@@ -82,7 +41,7 @@ func testKeys(t testing.TB) (crypto.Signer, crypto.Signer) {
 	return rsaKey, edKey
 }
 
-func newWorld(t testing.TB) *mapResolver {
+func newWorld(t testing.TB) *dnstest.MapResolver {
 	rk, ek := testKeys(t)
 	rrec, err := KeyRecord(rk.Public())
 	if err != nil {
@@ -92,15 +51,15 @@ func newWorld(t testing.TB) *mapResolver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mapResolver{
-		txt: map[string][]string{
+	return &dnstest.MapResolver{
+		TXT: map[string][]string{
 			"rsa._domainkey.example.org":     {rrec},
 			"ed._domainkey.example.org":      {erec},
 			"ed._domainkey.secure.org":       {erec},
 			"revoked._domainkey.example.org": {"v=DKIM1; p="},
 		},
-		temp:   map[string]bool{"tmp._domainkey.example.org": true},
-		secure: map[string]bool{"ed._domainkey.secure.org": true},
+		Fail:     map[string]error{"TXT tmp._domainkey.example.org": dns.ErrTemporary},
+		Security: map[string]dns.Security{"ed._domainkey.secure.org": dns.Secure},
 	}
 }
 

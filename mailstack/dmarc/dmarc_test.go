@@ -3,54 +3,14 @@ package dmarc
 import (
 	"context"
 	"errors"
-	"net"
-	"strings"
 	"testing"
 
 	"github.com/emersion/go-message/mail"
 
 	"scop/mailstack/dkim"
 	"scop/mailstack/dns"
+	"scop/mailstack/dns/dnstest"
 )
-
-type mapResolver struct {
-	txt    map[string][]string
-	temp   map[string]bool
-	secure map[string]bool
-}
-
-func norm(n string) string { return strings.ToLower(strings.TrimSuffix(n, ".")) }
-
-func (m *mapResolver) LookupTXT(_ context.Context, name string) ([]string, dns.Security, error) {
-	name = norm(name)
-	if m.temp[name] {
-		return nil, dns.Insecure, dns.ErrTemporary
-	}
-	v, ok := m.txt[name]
-	if !ok {
-		return nil, dns.Insecure, dns.ErrNotFound
-	}
-	sec := dns.Insecure
-	if m.secure[name] {
-		sec = dns.Secure
-	}
-	return v, sec, nil
-}
-func (m *mapResolver) LookupIP(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupA(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupAAAA(context.Context, string) ([]net.IP, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupMX(context.Context, string) ([]*net.MX, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
-func (m *mapResolver) LookupPTR(context.Context, net.IP) ([]string, dns.Security, error) {
-	return nil, dns.Insecure, dns.ErrNotFound
-}
 
 func TestParseRecord(t *testing.T) {
 	tests := []struct {
@@ -117,9 +77,9 @@ func TestAligned(t *testing.T) {
 	}
 }
 
-func world() *mapResolver {
-	return &mapResolver{
-		txt: map[string][]string{
+func world() *dnstest.MapResolver {
+	return &dnstest.MapResolver{
+		TXT: map[string][]string{
 			"_dmarc.example.org":   {"v=DMARC1; p=reject; sp=quarantine"},
 			"_dmarc.strict.org":    {"v=DMARC1; p=reject; adkim=s; aspf=s"},
 			"_dmarc.sampled.org":   {"v=DMARC1; p=reject; pct=50"},
@@ -131,8 +91,8 @@ func world() *mapResolver {
 			"_dmarc.sub.nosub.org": {"v=DMARC1; p=none"},
 			"_dmarc.nosub.org":     {"v=DMARC1; p=reject"},
 		},
-		temp:   map[string]bool{"_dmarc.tmp.org": true},
-		secure: map[string]bool{"_dmarc.secure.org": true},
+		Fail:     map[string]error{"TXT _dmarc.tmp.org": dns.ErrTemporary},
+		Security: map[string]dns.Security{"_dmarc.secure.org": dns.Secure},
 	}
 }
 
