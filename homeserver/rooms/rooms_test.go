@@ -31,11 +31,12 @@ var users = profiles{"@alice:test": "Alice", "@bob:test": "Bob", "@carol:test": 
 
 // env is a service on a SQLite file that can be restarted.
 type env struct {
-	path string
-	key  ed25519.PrivateKey
-	cfg  rooms.Config
-	db   *sql.DB
-	svc  *rooms.Service
+	path  string
+	key   ed25519.PrivateKey
+	cfg   rooms.Config
+	db    *sql.DB
+	store *sqlite.RoomsStore
+	svc   *rooms.Service
 }
 
 func newEnv(tb testing.TB, cfg rooms.Config) *env {
@@ -62,12 +63,13 @@ func (e *env) start(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.db, e.svc = db, svc
+	e.db, e.store, e.svc = db, store, svc
 }
 
 func (e *env) stop() {
 	if e.svc != nil {
 		e.svc.Close()
+		e.store.Close()
 		e.db.Close()
 		e.svc = nil
 	}
@@ -78,9 +80,13 @@ func (e *env) restart(tb testing.TB) {
 	e.start(tb)
 }
 
-func dev(user string) homeserver.Device { return homeserver.Device{UserID: user, DeviceID: "D" + user[1:4]} }
+func dev(user string) homeserver.Device {
+	return homeserver.Device{UserID: user, DeviceID: "D" + user[1:4]}
+}
 
-func msg(body string) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body)) }
+func msg(body string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body))
+}
 
 func TestRestartKeepsRoomsStateAndTxns(t *testing.T) {
 	ctx := context.Background()

@@ -30,7 +30,10 @@ func (a *App) initRooms() error {
 	}
 	// Registered after the database closer, so it runs first at Close:
 	// pending writes are flushed before the database closes.
-	a.OnClose(func(context.Context) error { svc.Close(); return nil })
+	a.OnClose(func(context.Context) error {
+		svc.Close()
+		return store.Close()
+	})
 	a.API.RegisterRooms(svc)
 	a.Rooms = svc
 	return nil

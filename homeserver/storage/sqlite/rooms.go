@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"scop/homeserver/storage"
 )
@@ -16,9 +17,18 @@ import (
 var roomsMigrations embed.FS
 
 // RoomsStore implements storage.RoomsDB, storage.AliasDB and
-// storage.UserDataDB on one SQLite database.
+// storage.UserDataDB on one SQLite database. Batches are written on one
+// dedicated connection whose prepared statements are reused, since
+// parsing SQL would otherwise cost more than the inserts.
 type RoomsStore struct {
 	db *sql.DB
+
+	wmu    sync.Mutex
+	wconn  *sql.Conn
+	wstmts map[string]*sql.Stmt
+
+	rmu    sync.Mutex
+	rstmts map[string]*sql.Stmt
 }
 
 var (
@@ -32,7 +42,44 @@ func NewRoomsStore(ctx context.Context, db *sql.DB) (*RoomsStore, error) {
 	if err := Migrate(ctx, db, "rooms", roomsMigrations, "migrations/rooms"); err != nil {
 		return nil, err
 	}
-	return &RoomsStore{db: db}, nil
+	return &RoomsStore{db: db, wstmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
+}
+
+// Close releases the writer connection and the prepared statements.
+func (s *RoomsStore) Close() error {
+	s.rmu.Lock()
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	s.rstmts = map[string]*sql.Stmt{}
+	s.rmu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	s.wstmts = map[string]*sql.Stmt{}
+	if s.wconn != nil {
+		err := s.wconn.Close()
+		s.wconn = nil
+		return err
+	}
+	return nil
+}
+
+// readStmt returns a cached prepared statement for a read query.
+func (s *RoomsStore) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if st := s.rstmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	s.rstmts[q] = st
+	return st, nil
 }
 
 // MaxNIDs implements storage.RoomsDB.
@@ -57,24 +104,39 @@ func (s *RoomsStore) MaxNIDs(ctx context.Context) (storage.NIDs, error) {
 
 // Write implements storage.RoomsDB: one transaction, one fsync.
 func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("write batch: %w", err)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wconn == nil {
+		if s.wconn, err = s.db.Conn(ctx); err != nil {
+			return fmt.Errorf("write batch: %w", err)
+		}
+	}
+	// A manual transaction on the dedicated connection: database/sql's Tx
+	// would re-prepare every statement prepared on a Conn.
+	if _, err = s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		// The connection may be broken: start afresh next time.
+		s.resetWriterLocked()
+		return fmt.Errorf("write batch: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			tx.Rollback()
+			if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+				s.resetWriterLocked()
+			}
 		}
 	}()
 	exec := func(q string, rows int, args func(i int) []any) error {
 		if rows == 0 {
 			return nil
 		}
-		st, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("write batch: prepare: %w", err)
+		ps := s.wstmts[q]
+		if ps == nil {
+			if ps, err = s.wconn.PrepareContext(ctx, q); err != nil {
+				return fmt.Errorf("write batch: prepare: %w", err)
+			}
+			s.wstmts[q] = ps
 		}
-		defer st.Close()
+		st := ps
 		for i := 0; i < rows; i++ {
 			if _, err := st.ExecContext(ctx, args(i)...); err != nil {
 				return fmt.Errorf("write batch: %s: %w", strings.Fields(q)[2], err)
@@ -147,10 +209,21 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	}); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
+	if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("write batch: commit: %w", err)
 	}
 	return nil
+}
+
+func (s *RoomsStore) resetWriterLocked() {
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	s.wstmts = map[string]*sql.Stmt{}
+	if s.wconn != nil {
+		s.wconn.Close()
+		s.wconn = nil
+	}
 }
 
 // Names implements storage.RoomsDB.
@@ -267,7 +340,11 @@ func (s *RoomsStore) EventsByNID(ctx context.Context, nids []int64) ([]storage.E
 
 // EventByID implements storage.RoomsDB.
 func (s *RoomsStore) EventByID(ctx context.Context, eventID string) (storage.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE event_id=?`, eventID)
+	st, err := s.readStmt(ctx, `SELECT `+eventCols+` FROM events WHERE event_id=?`)
+	if err != nil {
+		return storage.Event{}, err
+	}
+	rows, err := st.QueryContext(ctx, eventID)
 	if err != nil {
 		return storage.Event{}, fmt.Errorf("event %s: %w", eventID, err)
 	}
@@ -287,8 +364,12 @@ func (s *RoomsStore) RoomEvents(ctx context.Context, roomNID, from, to int64, li
 	if backwards {
 		order = "DESC"
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE room_nid=? AND pos>? AND pos<=?
-		ORDER BY pos `+order+` LIMIT ?`, roomNID, from, to, limit)
+	st, err := s.readStmt(ctx, `SELECT `+eventCols+` FROM events WHERE room_nid=? AND pos>? AND pos<=?
+		ORDER BY pos `+order+` LIMIT ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, roomNID, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("room events: %w", err)
 	}
@@ -325,9 +406,12 @@ func (s *RoomsStore) SetForgotten(ctx context.Context, userID string, roomNID in
 // TxnEvent implements storage.RoomsDB.
 func (s *RoomsStore) TxnEvent(ctx context.Context, userID, deviceID, txnID string, redaction bool) (string, error) {
 	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT e.event_id FROM events e LEFT JOIN event_types t ON t.nid=e.type_nid
-		WHERE e.sender=? AND e.txn_device=? AND e.txn_id=? AND (COALESCE(t.name,'')='m.room.redaction')=?`,
-		userID, deviceID, txnID, redaction).Scan(&id)
+	st, err := s.readStmt(ctx, `SELECT e.event_id FROM events e LEFT JOIN event_types t ON t.nid=e.type_nid
+		WHERE e.sender=? AND e.txn_device=? AND e.txn_id=? AND (COALESCE(t.name,'')='m.room.redaction')=?`)
+	if err != nil {
+		return "", err
+	}
+	err = st.QueryRowContext(ctx, userID, deviceID, txnID, redaction).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", storage.ErrNotFound
 	}
