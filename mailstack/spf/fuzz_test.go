@@ -1,9 +1,12 @@
 package spf
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
+
+	"scop/mailstack/dns/dnstest"
 )
 
 // FuzzSPFRecord: any record string parses or fails with an error, and a
@@ -55,6 +58,46 @@ func FuzzMacroExpand(f *testing.F) {
 		out, err := ExpandMacro(s, d, exp)
 		if checkMacroString(s, exp) == nil && err != nil {
 			t.Fatalf("ExpandMacro(%q) = %q, %v after syntax check passed", s, out, err)
+		}
+	})
+}
+
+// FuzzCheckHost evaluates arbitrary records, senders and addresses over
+// a small zone: check_host() must return one of the seven results and
+// never panic or loop, whatever the record says.
+func FuzzCheckHost(f *testing.F) {
+	f.Add("v=spf1 include:inc.example.org mx a ptr exists:%{ir}.x.example.org -all", "a@example.org", "192.0.2.1")
+	f.Add("v=spf1 redirect=example.org", "%{l}@example.org", "2001:db8::1")
+	f.Add("v=spf1 -all exp=exp.example.org", "x@example.org", "::ffff:192.0.2.9")
+	f.Add("v=spf1 a:%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d}.%{d} ?all", "a@example.org", "198.51.100.1")
+	statuses := map[Status]bool{None: true, Neutral: true, Pass: true, Fail: true, SoftFail: true, TempError: true, PermError: true}
+	f.Fuzz(func(t *testing.T, record, sender, ip string) {
+		r := &dnstest.MapResolver{
+			TXT: map[string][]string{
+				"example.org":     {record},
+				"inc.example.org": {record},
+				"exp.example.org": {"%{i} %{c} %{r} %{t} is not allowed"},
+			},
+			A:   map[string][]string{"example.org": {"192.0.2.1"}, "mx.example.org": {"192.0.2.2"}},
+			MX:  map[string][]*net.MX{"example.org": {{Host: "mx.example.org", Pref: 1}}},
+			PTR: map[string][]string{"192.0.2.1": {"example.org"}},
+		}
+		addr := net.ParseIP(ip)
+		if addr == nil {
+			addr = net.IPv4(192, 0, 2, 1)
+		}
+		res := Config{}.CheckHost(context.Background(), r, addr, "example.org", sender, "mx.example.org")
+		if !statuses[res.Status] {
+			t.Fatalf("CheckHost = %q", res.Status)
+		}
+		// Header pieces carry data from the sender and the DNS: they
+		// must never break the header (no CR, LF or other controls).
+		for _, h := range []string{res.ReceivedSPF("mx.scop.test"), res.AuthResults()} {
+			for i := 0; i < len(h); i++ {
+				if h[i] < 0x20 || h[i] > 0x7e {
+					t.Fatalf("header piece %q has octet %#x", h, h[i])
+				}
+			}
 		}
 	})
 }
