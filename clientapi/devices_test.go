@@ -189,3 +189,36 @@ func TestProfile(t *testing.T) {
 		})
 	}
 }
+
+func TestDeactivate(t *testing.T) {
+	var left []string
+	s := clientapitest.NewServer(t, clientapitest.Options{Accounts: clientapi.AccountOptions{
+		OnDeactivate: func(ctx context.Context, userID string) error { left = append(left, userID); return nil }}})
+	a := s.AddUser(t, "alice", "pw")
+	b := s.AddUser2(t, "alice", "pw")
+	var u uiaResp
+	if st := s.Do(t, "POST", "/_matrix/client/v3/account/deactivate", a.Token, map[string]any{}, &u); st != 401 || u.Session == "" {
+		t.Fatalf("without auth: %d %+v", st, u)
+	}
+	if st := s.Do(t, "POST", "/_matrix/client/v3/account/deactivate", a.Token, map[string]any{"auth": passwordAuth(u.Session, "alice", "bad")}, &u); st != 401 || u.ErrCode != "M_FORBIDDEN" {
+		t.Fatalf("wrong password: %d %+v", st, u)
+	}
+	if st := s.Do(t, "POST", "/_matrix/client/v3/account/deactivate", a.Token, map[string]any{"auth": passwordAuth(u.Session, "alice", "pw")}, nil); st != 200 {
+		t.Fatalf("deactivate: %d", st)
+	}
+	if !slices.Equal(left, []string{"@alice:test"}) {
+		t.Fatalf("rooms told: %q", left)
+	}
+	for _, tok := range []string{a.Token, b.Token} {
+		if st := s.Do(t, "GET", "/_matrix/client/v3/account/whoami", tok, nil, nil); st != 401 {
+			t.Fatalf("token after deactivation: %d", st)
+		}
+	}
+	var e mxErr
+	if st := s.Do(t, "POST", "/_matrix/client/v3/login", "", passwordLogin("alice", "pw"), &e); st != 403 || e.ErrCode != "M_USER_DEACTIVATED" {
+		t.Fatalf("login after deactivation: %d %+v", st, e)
+	}
+	if st := s.Do(t, "GET", "/_matrix/client/v3/register/available?username=alice", "", nil, &e); st != 400 || e.ErrCode != "M_USER_IN_USE" {
+		t.Fatalf("name after deactivation: %d %+v", st, e)
+	}
+}

@@ -23,6 +23,7 @@ type Accounts interface {
 	Device(ctx context.Context, userID, deviceID string) (accounts.Device, error)
 	RenameDevice(ctx context.Context, userID, deviceID, name string) error
 	DeleteDevices(ctx context.Context, userID string, ids []string, keep string) error
+	Deactivate(ctx context.Context, userID string) error
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
 	SetDisplayName(ctx context.Context, userID, name string) error
 	SetAvatarURL(ctx context.Context, userID, url string) error
@@ -43,6 +44,9 @@ type AccountOptions struct {
 	// OnProfileChange is told about every display name or avatar change
 	// (the rooms service updates the user's membership events). May be nil.
 	OnProfileChange func(ctx context.Context, userID, displayName, avatarURL string) error
+	// OnDeactivate runs before an account is deactivated (the rooms
+	// service makes the user leave its rooms). May be nil.
+	OnDeactivate func(ctx context.Context, userID string) error
 }
 
 type accountRoutes struct {
@@ -65,6 +69,7 @@ func (a *API) RegisterAccounts(acc Accounts, opts AccountOptions) {
 	a.Handle("POST /logout/all", Authed, ar.logoutAll)
 	a.Handle("GET /account/whoami", Authed, ar.whoami)
 	a.Handle("POST /account/password", Authed, ar.password, RateLimit("login"))
+	a.Handle("POST /account/deactivate", Authed, ar.deactivate, RateLimit("login"))
 	ar.registerRoutes(a)
 	ar.deviceRoutes(a)
 	ar.profileRoutes(a)
@@ -187,4 +192,31 @@ func (ar *accountRoutes) password(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return struct{}{}, nil
+}
+
+func (ar *accountRoutes) deactivate(r *http.Request) (any, error) {
+	var req struct {
+		Auth *authDict `json:"auth"`
+		// erase and id_server are accepted; SCoP always clears the
+		// profile and has no identity server binding to undo.
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	ok, resp, err := ar.requirePassword(r, req.Auth, "deactivate")
+	if !ok {
+		return resp, err
+	}
+	d := MustDevice(r)
+	// Rooms first: if leaving fails the account stays usable and the
+	// client can retry, rather than being locked out half-way.
+	if ar.opts.OnDeactivate != nil {
+		if err := ar.opts.OnDeactivate(r.Context(), d.UserID); err != nil {
+			return nil, err
+		}
+	}
+	if err := ar.acc.Deactivate(r.Context(), d.UserID); err != nil {
+		return nil, err
+	}
+	return map[string]any{"id_server_unbind_result": "no-support"}, nil
 }

@@ -33,6 +33,7 @@ type User struct {
 	DisplayName  string
 	AvatarURL    string
 	CreatedTS    int64 // ms since the epoch
+	Deactivated  bool
 }
 
 // Device is a stored device of a user with the hash of its current token.
@@ -53,6 +54,8 @@ type Store interface {
 	SetPasswordHash(ctx context.Context, localpart, hash string) error
 	SetDisplayName(ctx context.Context, localpart, name string) error
 	SetAvatarURL(ctx context.Context, localpart, url string) error
+	// Deactivate marks a user deactivated for good.
+	Deactivate(ctx context.Context, localpart string) error
 	// PutDevice creates the device or, when it exists, replaces its token
 	// (and display name when d.DisplayName is not empty).
 	PutDevice(ctx context.Context, d Device) error
@@ -205,6 +208,10 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) (strin
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), hashInput(password)) != nil {
 		return "", forbidden
 	}
+	if u.Deactivated {
+		// Said only to whoever knows the password.
+		return "", homeserver.Errorf(homeserver.ErrUserDeactivated, "This account has been deactivated")
+	}
 	return s.UserID(local), nil
 }
 
@@ -304,6 +311,22 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string, logo
 		return s.DeleteDevices(ctx, userID, nil, keep)
 	}
 	return nil
+}
+
+// Deactivate closes a local account for good: every device is logged
+// out, the profile is cleared, and the user ID stays taken.
+func (s *Service) Deactivate(ctx context.Context, userID string) error {
+	local, ok := s.Localpart(userID)
+	if !ok {
+		return homeserver.Errorf(homeserver.ErrForbidden, "Not a local user")
+	}
+	if err := s.store.Deactivate(ctx, local); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return homeserver.Errorf(homeserver.ErrNotFound, "Unknown user")
+		}
+		return fmt.Errorf("deactivate %s: %w", userID, err)
+	}
+	return s.DeleteDevices(ctx, userID, nil, "")
 }
 
 // Devices lists a user's devices.

@@ -18,6 +18,12 @@ type AccountsService interface {
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
 }
 
+// roomLeaver is implemented by a rooms service that can make a
+// deactivated user leave every room it is in.
+type roomLeaver interface {
+	LeaveAllRooms(ctx context.Context, userID string) error
+}
+
 // initAccounts builds the accounts service and the client API (which
 // authenticates through it) and registers the account routes.
 func (a *App) initAccounts(ctx context.Context) error {
@@ -44,6 +50,12 @@ func (a *App) initAccounts(ctx context.Context) error {
 				return nil
 			}
 			return a.Rooms.UpdateProfile(ctx, userID, displayName, avatarURL)
+		},
+		OnDeactivate: func(ctx context.Context, userID string) error {
+			if l, ok := a.Rooms.(roomLeaver); ok {
+				return l.LeaveAllRooms(ctx, userID)
+			}
+			return nil
 		},
 	})
 	return nil

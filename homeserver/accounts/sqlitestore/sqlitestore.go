@@ -49,14 +49,14 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User) error {
 // User loads a user, or returns accounts.ErrNotFound.
 func (s *Store) User(ctx context.Context, localpart string) (accounts.User, error) {
 	var u accounts.User
-	var admin int
-	err := s.db.QueryRowContext(ctx, `SELECT localpart, password_hash, is_admin, display_name, avatar_url, created_ts
+	var admin, deactivated int
+	err := s.db.QueryRowContext(ctx, `SELECT localpart, password_hash, is_admin, display_name, avatar_url, created_ts, deactivated
 		FROM accounts_users WHERE localpart = ?`, localpart).
-		Scan(&u.Localpart, &u.PasswordHash, &admin, &u.DisplayName, &u.AvatarURL, &u.CreatedTS)
+		Scan(&u.Localpart, &u.PasswordHash, &admin, &u.DisplayName, &u.AvatarURL, &u.CreatedTS, &deactivated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, accounts.ErrNotFound
 	}
-	u.IsAdmin = admin != 0
+	u.IsAdmin, u.Deactivated = admin != 0, deactivated != 0
 	return u, err
 }
 
@@ -85,6 +85,19 @@ func (s *Store) SetDisplayName(ctx context.Context, localpart, name string) erro
 // SetAvatarURL sets a user's avatar URL.
 func (s *Store) SetAvatarURL(ctx context.Context, localpart, url string) error {
 	return s.updateUser(ctx, "avatar_url", localpart, url)
+}
+
+// Deactivate marks a user deactivated and clears its profile.
+func (s *Store) Deactivate(ctx context.Context, localpart string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts_users SET deactivated = 1, display_name = '', avatar_url = ''
+		WHERE localpart = ?`, localpart)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
 }
 
 // PutDevice creates a device or replaces the token of an existing one.
