@@ -23,6 +23,7 @@ const (
 	Bogus
 )
 
+// String returns the lower-case name used in logs and errors.
 func (s Security) String() string {
 	switch s {
 	case Secure:

@@ -68,8 +68,10 @@ type Result struct {
 	// Sender is the <sender> of check_host(): MAIL FROM, or
 	// postmaster@HELO when MAIL FROM was empty.
 	Sender string
-	IP     net.IP
-	HELO   string
+	// IP is the client address (IPv4-mapped addresses as IPv4).
+	IP net.IP
+	// HELO is the name the client gave in HELO/EHLO.
+	HELO string
 	// Mechanism is the directive that matched, e.g. "-all", empty when
 	// none did.
 	Mechanism string
