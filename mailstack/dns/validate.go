@@ -167,7 +167,18 @@ func rrset(section []miekg.RR, name string, typ uint16) ([]miekg.RR, []*miekg.RR
 		if h.Rrtype == typ {
 			c := miekg.Copy(rr)
 			c.Header().Name = miekg.CanonicalName(h.Name)
-			set = append(set, c)
+			dup := false
+			for _, have := range set {
+				// RFC 2181 §5: an RRset has no duplicates, and the
+				// signature covers each record once.
+				if miekg.IsDuplicate(have, c) {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				set = append(set, c)
+			}
 		} else if s, ok := rr.(*miekg.RRSIG); ok && s.TypeCovered == typ {
 			sigs = append(sigs, s)
 		}
@@ -176,13 +187,15 @@ func rrset(section []miekg.RR, name string, typ uint16) ([]miekg.RR, []*miekg.RR
 }
 
 // minTTL is the cache lifetime of a validated RRset: its smallest TTL,
-// cut short by the earliest signature expiry (RFC 4035 §5.3.3).
+// at most the signed original TTL, cut short by the earliest signature
+// expiry (RFC 4035 §5.3.3).
 func minTTL(set []miekg.RR, sigs []*miekg.RRSIG, now time.Time) uint32 {
 	ttl := uint32(1<<31 - 1)
 	for _, rr := range set {
 		ttl = min(ttl, rr.Header().Ttl)
 	}
 	for _, s := range sigs {
+		ttl = min(ttl, s.OrigTtl)
 		if left := int64(s.Expiration) - now.Unix(); left > 0 && left < int64(ttl) {
 			ttl = uint32(left)
 		}
