@@ -176,6 +176,8 @@ func (a *API) wrap(rt *route, h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		status := http.StatusInternalServerError
+		a.metrics.inFlight.Inc()
+		defer a.metrics.inFlight.Dec()
 		defer func() {
 			if p := recover(); p != nil {
 				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	inFlight prometheus.Gauge
 	// ParkedSyncs counts /sync requests waiting for new data. The sync
 	// handler increments it when a request parks and decrements it when the
 	// request returns.
@@ -30,6 +31,10 @@ func newMetrics() *Metrics {
 			Help:    "Client-Server API request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30, 60},
 		}, []string{"route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "scop", Subsystem: "clientapi", Name: "requests_in_flight",
+			Help: "Client-Server API requests being served, parked /sync included.",
+		}),
 		ParkedSyncs: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "scop", Subsystem: "clientapi", Name: "parked_syncs",
 			Help: "Long-polling /sync requests currently waiting for data.",
@@ -47,7 +52,7 @@ func (a *API) Metrics() *Metrics { return a.metrics }
 
 // Register adds the API's collectors to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.ParkedSyncs} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.inFlight, m.ParkedSyncs} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

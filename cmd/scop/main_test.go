@@ -192,3 +192,74 @@ func TestBadConfigNamesKey(t *testing.T) {
 		t.Fatalf("user remove: %v\n%s", err, out)
 	}
 }
+
+// A parked /sync must not hold up shutdown: SIGTERM makes it return and
+// the process exit well before the poll's timeout.
+func TestShutdownWithParkedSync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "scop.yaml"), []byte("accounts:\n  bcrypt_cost: 4\n"), 0o600)
+	if out, err := runScop(t, "pw\n", "user", "add", "alice", "--data", dir); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	s := startServe(t, dir)
+	base := "http://" + s.addrs.Client + "/_matrix/client/v3"
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if st := httpJSON(t, "POST", base+"/login", map[string]any{"type": "m.login.password", "user": "alice", "password": "pw"}, &login); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	var first struct {
+		NextBatch string `json:"next_batch"`
+	}
+	if st := httpJSON(t, "GET", base+"/sync?timeout=0&access_token="+login.AccessToken, nil, &first); st != 200 || first.NextBatch == "" {
+		t.Fatalf("initial sync: %d %+v", st, first)
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	polled := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/sync?timeout=60000&since=" + first.NextBatch + "&access_token=" + login.AccessToken)
+		if err != nil {
+			polled <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		polled <- result{status: resp.StatusCode}
+	}()
+	// Wait until the server counts the poll as in flight.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get("http://" + s.addrs.Metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "scop_clientapi_requests_in_flight 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("poll never in flight:\n%s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit 15s after SIGTERM with a parked sync")
+	}
+	r := <-polled
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("parked sync ended with %d %v", r.status, r.err)
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+}
