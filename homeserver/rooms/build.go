@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -217,12 +218,64 @@ type txnResult struct {
 	err     error
 }
 
-// withTxn runs send once per (user, device, scope+txnID): a repeat returns
-// the first event ID, whether it is still in flight or already stored.
-func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, redaction bool, send func() (string, error)) (string, error) {
-	key := userID + "\x00" + deviceID + "\x00" + txnID
+func txnKey(userID, deviceID, txnID string, redaction bool) string {
+	k := userID + "\x00" + deviceID + "\x00" + txnID
 	if redaction {
-		key = "redact\x00" + key
+		k = "r\x00" + k
+	}
+	return k
+}
+
+// txnCache remembers the event of each recent transaction ID, seeded from
+// the database at start, so a retried request returns the first event
+// without a database read on every send. It keeps the newest maxTxns.
+type txnCache struct {
+	mu    sync.Mutex
+	m     map[string]string
+	order []string // ring of keys, oldest at next
+	next  int
+}
+
+const maxTxns = 100_000
+
+func newTxnCache(recent []storage.Txn) *txnCache {
+	c := &txnCache{m: make(map[string]string, len(recent))}
+	for i := len(recent) - 1; i >= 0; i-- {
+		t := recent[i]
+		c.put(txnKey(t.UserID, t.DeviceID, t.TxnID, t.Redaction), t.EventID)
+	}
+	return c
+}
+
+func (c *txnCache) get(k string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.m[k]
+	return id, ok
+}
+
+func (c *txnCache) put(k, eventID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	if len(c.order) < maxTxns {
+		c.order = append(c.order, k)
+	} else {
+		delete(c.m, c.order[c.next])
+		c.order[c.next] = k
+		c.next = (c.next + 1) % maxTxns
+	}
+	c.m[k] = eventID
+}
+
+// withTxn runs send once per (user, device, endpoint, txnID): a repeat
+// returns the first event ID, whether still in flight or already stored.
+func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, redaction bool, send func() (string, error)) (string, error) {
+	key := txnKey(userID, deviceID, txnID, redaction)
+	if id, ok := s.txnDone.get(key); ok {
+		return id, nil
 	}
 	res := &txnResult{done: make(chan struct{})}
 	if v, loaded := s.txns.LoadOrStore(key, res); loaded {
@@ -238,15 +291,16 @@ func (s *Service) withTxn(ctx context.Context, userID, deviceID, txnID string, r
 		return "", prev.err
 	}
 	defer func() {
+		if res.err == nil {
+			s.txnDone.put(key, res.eventID)
+		}
 		close(res.done)
 		s.txns.Delete(key)
 	}()
-	if id, err := s.db.TxnEvent(ctx, userID, deviceID, txnID, redaction); err == nil {
+	// It may have completed between the cache check and LoadOrStore.
+	if id, ok := s.txnDone.get(key); ok {
 		res.eventID = id
 		return id, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		res.err = err
-		return "", err
 	}
 	res.eventID, res.err = send()
 	return res.eventID, res.err

@@ -85,7 +85,8 @@ type Service struct {
 	memberships map[string]map[string]*membership // user → room ID → membership
 	adPos       map[string]int64                  // user → newest account data position
 
-	txns sync.Map // user|device|txn → *txnResult while in flight
+	txns    sync.Map // txnKey → *txnResult while in flight
+	txnDone *txnCache
 
 	typing *typingState
 }
@@ -131,6 +132,11 @@ func New(ctx context.Context, cfg Config, id Identity, db storage.RoomsDB, alias
 	s.nextSnap.Store(nids.Snapshot)
 	s.notify = newNotifier(nids.StreamPos)
 	s.commit = newCommitter(db, nids.StreamPos, s.notify, s.writeFailed, cfg.OnCommit)
+	recent, err := db.RecentTxns(ctx, maxTxns)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: %w", err)
+	}
+	s.txnDone = newTxnCache(recent)
 	ms, err := db.Memberships(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rooms: %w", err)

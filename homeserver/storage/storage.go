@@ -120,6 +120,12 @@ func (b *Batch) Merge(o *Batch) {
 	b.Redactions = append(b.Redactions, o.Redactions...)
 }
 
+// Txn is an event sent with a client transaction ID.
+type Txn struct {
+	UserID, DeviceID, TxnID, EventID string
+	Redaction                        bool // sent by /redact rather than /send
+}
+
 // RoomsDB is the persistence of rooms, events and state.
 type RoomsDB interface {
 	// MaxNIDs returns the highest allocated IDs.
@@ -143,9 +149,9 @@ type RoomsDB interface {
 	Memberships(ctx context.Context) ([]Membership, error)
 	// SetForgotten marks a membership forgotten.
 	SetForgotten(ctx context.Context, userID string, roomNID int64) error
-	// TxnEvent returns the event ID sent earlier with this transaction ID
-	// (by /redact when redaction, else by /send), or ErrNotFound.
-	TxnEvent(ctx context.Context, userID, deviceID, txnID string, redaction bool) (string, error)
+	// RecentTxns returns the newest events sent with a transaction ID,
+	// newest first, to seed the idempotency cache at start.
+	RecentTxns(ctx context.Context, limit int) ([]Txn, error)
 	// SetPublished lists or unlists a room in the directory.
 	SetPublished(ctx context.Context, roomNID int64, published bool) error
 }

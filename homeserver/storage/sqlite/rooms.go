@@ -403,22 +403,23 @@ func (s *RoomsStore) SetForgotten(ctx context.Context, userID string, roomNID in
 	return nil
 }
 
-// TxnEvent implements storage.RoomsDB.
-func (s *RoomsStore) TxnEvent(ctx context.Context, userID, deviceID, txnID string, redaction bool) (string, error) {
-	var id string
-	st, err := s.readStmt(ctx, `SELECT e.event_id FROM events e LEFT JOIN event_types t ON t.nid=e.type_nid
-		WHERE e.sender=? AND e.txn_device=? AND e.txn_id=? AND (COALESCE(t.name,'')='m.room.redaction')=?`)
+// RecentTxns implements storage.RoomsDB.
+func (s *RoomsStore) RecentTxns(ctx context.Context, limit int) ([]storage.Txn, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.sender, e.txn_device, e.txn_id, e.event_id, COALESCE(t.name,'')='m.room.redaction'
+		FROM events e LEFT JOIN event_types t ON t.nid=e.type_nid WHERE e.txn_id != '' ORDER BY e.pos DESC LIMIT ?`, limit)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("recent txns: %w", err)
 	}
-	err = st.QueryRowContext(ctx, userID, deviceID, txnID, redaction).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", storage.ErrNotFound
+	defer rows.Close()
+	var out []storage.Txn
+	for rows.Next() {
+		var t storage.Txn
+		if err := rows.Scan(&t.UserID, &t.DeviceID, &t.TxnID, &t.EventID, &t.Redaction); err != nil {
+			return nil, fmt.Errorf("recent txns: %w", err)
+		}
+		out = append(out, t)
 	}
-	if err != nil {
-		return "", fmt.Errorf("txn lookup: %w", err)
-	}
-	return id, nil
+	return out, rows.Err()
 }
 
 // SetPublished implements storage.RoomsDB.

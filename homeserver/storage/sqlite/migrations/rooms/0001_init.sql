@@ -32,7 +32,6 @@ CREATE TABLE events (
 	unsigned BLOB NOT NULL
 );
 CREATE INDEX events_room_pos ON events(room_nid, pos);
-CREATE INDEX events_txn ON events(sender, txn_device, txn_id);
 CREATE TABLE state_snapshots (
 	nid INTEGER PRIMARY KEY,
 	room_nid INTEGER NOT NULL,
