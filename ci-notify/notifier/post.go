@@ -41,6 +41,10 @@ func (n *Notifier) Flush(ctx context.Context, k store.Key) error {
 }
 
 func (n *Notifier) post(ctx context.Context, row *store.Row) error {
+	if n.cfg.Encrypt && n.cli.Crypto == nil {
+		// Never send plaintext where encryption was asked for.
+		return errPermanent{ErrNoCrypto}
+	}
 	roomID := id.RoomID(row.RoomID)
 	if roomID == "" {
 		r, err := n.ensureRoom(ctx, row.Repo)

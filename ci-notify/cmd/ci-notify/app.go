@@ -123,23 +123,48 @@ func (m *Main) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(m.Stderr, nil))
 }
 
-// open loads the config, opens the state and logs in.
-func (m *Main) open(ctx context.Context, cfgPath, state string) (*Config, *store.Store, *notifier.Notifier, error) {
+// session is what open sets up: the config, the state, the logged-in
+// notifier and, with encrypt: true, end-to-end encryption.
+type session struct {
+	cfg  *Config
+	st   *store.Store
+	n    *notifier.Notifier
+	e2ee *notifier.E2EE
+}
+
+func (s *session) Close() {
+	if s.e2ee != nil {
+		s.e2ee.Close()
+	}
+	s.st.Close()
+}
+
+// open loads the config, opens the state, logs in and, if configured,
+// starts encryption.
+func (m *Main) open(ctx context.Context, cfgPath, state string) (*session, error) {
 	cfg, err := m.loadConfig(cfgPath, state)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	log := m.logger()
 	st, err := store.Open(ctx, cfg.State)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	cli, err := notifier.Login(ctx, cfg.Config, st, log)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return cfg, st, notifier.New(cfg.Config, cli, st, log), nil
+	s := &session{cfg: cfg, st: st}
+	if cfg.Encrypt {
+		if s.e2ee, err = notifier.EnableCrypto(ctx, cli, cfg.State, log); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("encrypt: %w", err)
+		}
+	}
+	s.n = notifier.New(cfg.Config, cli, st, log)
+	return s, nil
 }
 
 func (m *Main) post(ctx context.Context, args []string) error {
@@ -183,15 +208,15 @@ func (m *Main) post(ctx context.Context, args []string) error {
 		return err
 	}
 	u.Provider = "cli"
-	_, st, n, err := m.open(ctx, *cfgPath, *state)
+	s, err := m.open(ctx, *cfgPath, *state)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := n.Submit(ctx, u); err != nil {
+	defer s.Close()
+	if err := s.n.Submit(ctx, u); err != nil {
 		return err
 	}
-	return flushWaiting(ctx, n, store.Key{Repo: u.Repo, Pipeline: u.Pipeline})
+	return flushWaiting(ctx, s.n, store.Key{Repo: u.Repo, Pipeline: u.Pipeline})
 }
 
 // flushWaiting posts one pipeline, waiting while another ci-notify process
@@ -224,11 +249,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, st, n, err := m.open(ctx, *cfgPath, *state)
+	s, err := m.open(ctx, *cfgPath, *state)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer s.Close()
+	cfg, n := s.cfg, s.n
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
@@ -255,6 +281,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()
+	if s.e2ee != nil {
+		go func() {
+			if err := s.e2ee.Run(runCtx); err != nil {
+				log.Error("encryption sync stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("ci-notify serving webhooks", "addr", ln.Addr().String())
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
