@@ -32,6 +32,8 @@ type Config struct {
 	TLSKey  string `yaml:"tls_key"`
 	// SpoolDir holds accepted messages until LMTP delivery succeeds.
 	SpoolDir string `yaml:"spool_dir"`
+	// Database is the mail SQLite file: spam filter counts, reputation.
+	Database string `yaml:"database"`
 	// LMTP is the delivery target: "tcp:host:port", "unix:/path" or a bare
 	// host:port. Empty keeps messages in the spool (scop mail queue).
 	LMTP string `yaml:"lmtp"`
@@ -88,7 +90,9 @@ type Checks struct {
 	Spam       bool    `yaml:"spam"`
 	HamCutoff  float64 `yaml:"ham_cutoff"`
 	SpamCutoff float64 `yaml:"spam_cutoff"`
-	// Reputation blocks connecting IPs whose score is below BlockThreshold.
+	// Reputation scores misbehaving senders (SPF and DMARC failures,
+	// spam) and refuses connections (554) from an IP whose decaying score
+	// reaches BlockThreshold points.
 	Reputation     bool    `yaml:"reputation"`
 	BlockThreshold float64 `yaml:"block_threshold"`
 }
@@ -99,6 +103,7 @@ func DefaultConfig() Config {
 		Enabled:  false,
 		Listen:   "127.0.0.1:2525",
 		SpoolDir: "mail/spool",
+		Database: "mail.db",
 		Limits: Limits{
 			MaxMessageBytes: 32 << 20,
 			MaxRecipients:   100,
@@ -112,8 +117,8 @@ func DefaultConfig() Config {
 		Retry: Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: 5 * 24 * time.Hour},
 		Checks: Checks{
 			SPF: true, DKIM: true, DMARC: true,
-			Spam: true, HamCutoff: 0.3, SpamCutoff: 0.9,
-			Reputation: true, BlockThreshold: -0.5,
+			Spam: true, HamCutoff: 0.3, SpamCutoff: 0.95,
+			Reputation: true, BlockThreshold: 10,
 		},
 	}
 }
@@ -149,6 +154,12 @@ func (c *Config) Validate() error {
 	ch := c.Checks
 	if ch.HamCutoff < 0 || ch.SpamCutoff > 1 || ch.HamCutoff > ch.SpamCutoff {
 		return errors.New("mail.checks: need 0 <= ham_cutoff <= spam_cutoff <= 1")
+	}
+	if ch.BlockThreshold <= 0 {
+		return errors.New("mail.checks.block_threshold: must be positive")
+	}
+	if c.Database == "" {
+		return errors.New("mail.database: must not be empty")
 	}
 	for _, d := range c.Domains {
 		if d == "" || strings.ContainsAny(d, "@ ") {
@@ -205,6 +216,8 @@ mail:
   tls_key: ""
   # Accepted messages wait here (fsync'd before the 250 reply).
   spool_dir: mail/spool
+  # SQLite file for the spam filter and sender reputation.
+  database: mail.db
   # LMTP delivery target: tcp:host:port or unix:/path. Empty keeps mail
   # in the spool (see "scop mail queue").
   lmtp: ""
@@ -238,8 +251,9 @@ mail:
     # Bayes filter: score <= ham_cutoff is ham, >= spam_cutoff spam.
     spam: true
     ham_cutoff: 0.3
-    spam_cutoff: 0.9
-    # Refuse connections (554) from IPs scoring below block_threshold.
+    spam_cutoff: 0.95
+    # Score senders (SPF/DMARC failures, spam; points halve daily) and
+    # refuse connections (554) from IPs reaching block_threshold points.
     reputation: true
-    block_threshold: -0.5
+    block_threshold: 10
 `

@@ -45,7 +45,8 @@ func TestValidate(t *testing.T) {
 		{"HalfTLS", func(c *Config) { c.TLSCert = "x.pem" }, false},
 		{"LMTPUnix", func(c *Config) { c.LMTP = "unix:/run/lmtp.sock" }, true},
 		{"LMTPBad", func(c *Config) { c.LMTP = "tcp:nohostport" }, false},
-		{"Cutoffs", func(c *Config) { c.Checks.HamCutoff = 0.95 }, false},
+		{"Cutoffs", func(c *Config) { c.Checks.HamCutoff = 0.99 }, false},
+		{"Threshold", func(c *Config) { c.Checks.BlockThreshold = 0 }, false},
 		{"BadDomain", func(c *Config) { c.Domains = []string{"a@b"} }, false},
 	}
 	for _, tt := range tests {
