@@ -48,7 +48,7 @@ func runUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	password, err := readPassword(os.Stdin, os.Stderr)
+	password, err := readPassword(ctx, os.Stdin, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func runUser(ctx context.Context, args []string) error {
 
 // readPassword prompts twice with echo off when in is a terminal, and
 // otherwise reads the first line of in.
-func readPassword(in *os.File, prompt io.Writer) (string, error) {
+func readPassword(ctx context.Context, in *os.File, prompt io.Writer) (string, error) {
 	fd := int(in.Fd())
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -80,6 +80,19 @@ func readPassword(in *os.File, prompt io.Writer) (string, error) {
 		return "", fmt.Errorf("turn off echo: %w", err)
 	}
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	// main catches SIGINT into ctx, which would leave the read blocked:
+	// on Ctrl-C, put echo back and leave as the shell expects.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			unix.IoctlSetTermios(fd, unix.TCSETS, old)
+			fmt.Fprintln(prompt)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
 	r := bufio.NewReader(in)
 	ask := func(p string) (string, error) {
 		fmt.Fprint(prompt, p)
