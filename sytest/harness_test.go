@@ -419,7 +419,7 @@ func printSummary(w *os.File) {
 		if c.fail > 0 {
 			extra += fmt.Sprintf(", %d FAILED", c.fail)
 		}
-		fmt.Fprintf(w, "sytest: %-13s %3d/%-3d passed%s\n", name, c.pass+c.xpass, c.total, extra)
+		fmt.Fprintf(w, "sytest: %-17s %3d/%-3d passed%s\n", name, c.pass+c.xpass, c.total, extra)
 	}
 	for _, a := range areas {
 		line(a, per[a])
