@@ -49,6 +49,7 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	a.Handle("GET /directory/room/{alias}", Public, rr.getAlias)
 	a.Handle("DELETE /directory/room/{alias}", Authed, rr.deleteAlias)
 	rr.syncRoutes(a)
+	rr.receiptRoutes(a)
 }
 
 // decodeObject reads a JSON object body: M_NOT_JSON if malformed,

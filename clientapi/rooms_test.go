@@ -24,6 +24,11 @@ type roomsServer struct {
 
 func newRoomsServer(t *testing.T, opts ...func(*rooms.Config)) *roomsServer {
 	t.Helper()
+	return newRoomsServerTB(t, opts...)
+}
+
+func newRoomsServerTB(t testing.TB, opts ...func(*rooms.Config)) *roomsServer {
+	t.Helper()
 	rs := &roomsServer{}
 	cfg := rooms.DefaultConfig()
 	for _, o := range opts {

@@ -152,6 +152,10 @@ func (c *committer) assign(b *storage.Batch) {
 		c.pos++
 		b.AccountData[i].Pos = c.pos
 	}
+	for i := range b.Receipts {
+		c.pos++
+		b.Receipts[i].Pos = c.pos
+	}
 }
 
 // notifier wakes long-polling syncs when the stream advances: a channel

@@ -40,6 +40,8 @@ type room struct {
 	floor     int64
 	lastPos   int64
 	published bool
+	receipts  map[receiptKey]storage.Receipt
+	rcptPos   int64 // newest receipt position
 }
 
 // room returns the loaded room, loading it from the database on first use.
@@ -103,6 +105,13 @@ func (s *Service) loadRoom(ctx context.Context, sr storage.Room) (*room, error) 
 	}
 	if len(recent) == s.cfg.RecentEvents {
 		r.floor = r.recent[0].Pos - 1
+	}
+	rcs, err := s.db.Receipts(ctx, r.nid)
+	if err != nil {
+		return nil, fmt.Errorf("load room %s: %w", sr.RoomID, err)
+	}
+	for _, rc := range rcs {
+		r.setReceipt(rc)
 	}
 	return r, nil
 }

@@ -219,7 +219,8 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 	r.view.RLock()
 	last := r.lastPos
 	r.view.RUnlock()
-	if !newly && last <= since && !typingChanged {
+	receipts := r.receiptEvent(dev.UserID, since, pos)
+	if !newly && last <= since && !typingChanged && receipts == nil {
 		return nil, nil
 	}
 	limit := rf.Timeline.limit(10, 100)
@@ -280,6 +281,9 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 	}
 	if typingChanged || (newly && len(typing) > 0) {
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, typingEvent(typing))
+	}
+	if receipts != nil {
+		jr.Ephemeral.Events = append(jr.Ephemeral.Events, receipts)
 	}
 	return jr, nil
 }

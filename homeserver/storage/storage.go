@@ -99,6 +99,16 @@ type Batch struct {
 	Memberships      []Membership
 	AccountData      []AccountData
 	Redactions       []Redaction
+	Receipts         []Receipt
+}
+
+// Receipt is a user's newest receipt of one type (and thread) in a room.
+type Receipt struct {
+	RoomNID                int64
+	UserID, Type, ThreadID string
+	EventID                string
+	TS                     int64 // milliseconds since the epoch
+	Pos                    int64
 }
 
 // Redaction replaces the stored JSON of a redacted event.
@@ -118,6 +128,7 @@ func (b *Batch) Merge(o *Batch) {
 	b.Memberships = append(b.Memberships, o.Memberships...)
 	b.AccountData = append(b.AccountData, o.AccountData...)
 	b.Redactions = append(b.Redactions, o.Redactions...)
+	b.Receipts = append(b.Receipts, o.Receipts...)
 }
 
 // Txn is an event sent with a client transaction ID.
@@ -152,6 +163,8 @@ type RoomsDB interface {
 	// RecentTxns returns the newest events sent with a transaction ID,
 	// newest first, to seed the idempotency cache at start.
 	RecentTxns(ctx context.Context, limit int) ([]Txn, error)
+	// Receipts returns a room's receipts.
+	Receipts(ctx context.Context, roomNID int64) ([]Receipt, error)
 	// SetPublished lists or unlists a room in the directory.
 	SetPublished(ctx context.Context, roomNID int64, published bool) error
 }

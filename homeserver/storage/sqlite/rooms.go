@@ -85,7 +85,7 @@ func (s *RoomsStore) readStmt(ctx context.Context, q string) (*sql.Stmt, error) 
 // MaxNIDs implements storage.RoomsDB.
 func (s *RoomsStore) MaxNIDs(ctx context.Context) (storage.NIDs, error) {
 	var n storage.NIDs
-	var adPos int64
+	var adPos, rcPos int64
 	err := s.db.QueryRowContext(ctx, `SELECT
 		(SELECT COALESCE(MAX(room_nid),0) FROM rooms),
 		(SELECT COALESCE(MAX(event_nid),0) FROM events),
@@ -93,12 +93,13 @@ func (s *RoomsStore) MaxNIDs(ctx context.Context) (storage.NIDs, error) {
 		(SELECT COALESCE(MAX(nid),0) FROM state_keys),
 		(SELECT COALESCE(MAX(nid),0) FROM state_snapshots),
 		(SELECT COALESCE(MAX(pos),0) FROM events),
-		(SELECT COALESCE(MAX(pos),0) FROM account_data)`).Scan(
-		&n.Room, &n.Event, &n.Type, &n.StateKey, &n.Snapshot, &n.StreamPos, &adPos)
+		(SELECT COALESCE(MAX(pos),0) FROM account_data),
+		(SELECT COALESCE(MAX(pos),0) FROM receipts)`).Scan(
+		&n.Room, &n.Event, &n.Type, &n.StateKey, &n.Snapshot, &n.StreamPos, &adPos, &rcPos)
 	if err != nil {
 		return n, fmt.Errorf("max nids: %w", err)
 	}
-	n.StreamPos = max(n.StreamPos, adPos)
+	n.StreamPos = max(n.StreamPos, adPos, rcPos)
 	return n, nil
 }
 
@@ -200,6 +201,14 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		len(b.AccountData), func(i int) []any {
 			a := b.AccountData[i]
 			return []any{a.UserID, a.RoomID, a.Type, a.Content, a.Pos}
+		}); err != nil {
+		return err
+	}
+	if err = exec(`INSERT INTO receipts(room_nid, user_id, receipt_type, thread_id, event_id, ts, pos) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(room_nid, user_id, receipt_type, thread_id) DO UPDATE SET event_id=excluded.event_id, ts=excluded.ts, pos=excluded.pos`,
+		len(b.Receipts), func(i int) []any {
+			r := b.Receipts[i]
+			return []any{r.RoomNID, r.UserID, r.Type, r.ThreadID, r.EventID, r.TS, r.Pos}
 		}); err != nil {
 		return err
 	}
@@ -418,6 +427,24 @@ func (s *RoomsStore) RecentTxns(ctx context.Context, limit int) ([]storage.Txn, 
 			return nil, fmt.Errorf("recent txns: %w", err)
 		}
 		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Receipts implements storage.RoomsDB.
+func (s *RoomsStore) Receipts(ctx context.Context, roomNID int64) ([]storage.Receipt, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE room_nid=?`, roomNID)
+	if err != nil {
+		return nil, fmt.Errorf("receipts: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Receipt
+	for rows.Next() {
+		r := storage.Receipt{RoomNID: roomNID}
+		if err := rows.Scan(&r.UserID, &r.Type, &r.ThreadID, &r.EventID, &r.TS, &r.Pos); err != nil {
+			return nil, fmt.Errorf("receipts: %w", err)
+		}
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }

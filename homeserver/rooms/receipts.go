@@ -1,0 +1,101 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+	"scop/homeserver/storage"
+)
+
+type receiptKey struct{ user, typ, thread string }
+
+// setReceipt records a committed receipt in the reader view.
+func (r *room) setReceipt(rc storage.Receipt) {
+	r.view.Lock()
+	defer r.view.Unlock()
+	if r.receipts == nil {
+		r.receipts = map[receiptKey]storage.Receipt{}
+	}
+	r.receipts[receiptKey{rc.UserID, rc.Type, rc.ThreadID}] = rc
+	r.rcptPos = max(r.rcptPos, rc.Pos)
+}
+
+// receiptEvent renders the m.receipt event of the receipts in (since, pos]
+// visible to userID, or nil when there are none.
+func (r *room) receiptEvent(userID string, since, pos int64) json.RawMessage {
+	r.view.RLock()
+	defer r.view.RUnlock()
+	if r.rcptPos <= since {
+		return nil
+	}
+	type entry struct {
+		TS       int64  `json:"ts"`
+		ThreadID string `json:"thread_id,omitempty"`
+	}
+	content := map[string]map[string]map[string]entry{}
+	for k, rc := range r.receipts {
+		if rc.Pos <= since || rc.Pos > pos || (k.typ == "m.read.private" && k.user != userID) {
+			continue
+		}
+		byType := content[rc.EventID]
+		if byType == nil {
+			byType = map[string]map[string]entry{}
+			content[rc.EventID] = byType
+		}
+		if byType[k.typ] == nil {
+			byType[k.typ] = map[string]entry{}
+		}
+		byType[k.typ][k.user] = entry{TS: rc.TS, ThreadID: k.thread}
+	}
+	if len(content) == 0 {
+		return nil
+	}
+	return mustJSON(map[string]any{"type": "m.receipt", "content": content})
+}
+
+// SendReceipt handles POST /rooms/{roomId}/receipt/{receiptType}/{eventId}.
+func (s *Service) SendReceipt(ctx context.Context, dev homeserver.Device, roomID, typ, eventID, threadID string) error {
+	switch typ {
+	case "m.read", "m.read.private", "m.fully_read":
+	default:
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "Unknown receipt type %q", typ)
+	}
+	if len(threadID) > 255 {
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid thread_id")
+	}
+	v, err := s.viewOf(ctx, dev.UserID, roomID)
+	if err != nil {
+		return err
+	}
+	if v.leaveNID != 0 || s.membershipOf(dev.UserID, roomID).membership != spec.Join {
+		return homeserver.Errorf(homeserver.ErrForbidden, "You are not in room %s", roomID)
+	}
+	if _, err := s.visibleEvent(ctx, v, eventID); err != nil {
+		return err
+	}
+	if typ == "m.fully_read" {
+		return s.putAccountData(ctx, dev.UserID, roomID, "m.fully_read", mustJSON(map[string]string{"event_id": eventID}))
+	}
+	r := v.r
+	b := &storage.Batch{Receipts: []storage.Receipt{{RoomNID: r.nid, UserID: dev.UserID, Type: typ, ThreadID: threadID,
+		EventID: eventID, TS: time.Now().UnixMilli()}}}
+	done := s.commit.submit(b, func() { r.setReceipt(b.Receipts[0]) })
+	return wait(ctx, done)
+}
+
+// SetReadMarkers handles POST /rooms/{roomId}/read_markers.
+func (s *Service) SetReadMarkers(ctx context.Context, dev homeserver.Device, roomID, fullyRead, read, readPrivate string) error {
+	for _, m := range []struct{ typ, id string }{{"m.fully_read", fullyRead}, {"m.read", read}, {"m.read.private", readPrivate}} {
+		if m.id == "" {
+			continue
+		}
+		if err := s.SendReceipt(ctx, dev, roomID, m.typ, m.id, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
