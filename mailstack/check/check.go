@@ -13,6 +13,10 @@ import (
 	"runtime/debug"
 
 	"scop/mailstack"
+	"scop/mailstack/authres"
+	"scop/mailstack/dkim"
+	"scop/mailstack/dmarc"
+	"scop/mailstack/spf"
 )
 
 // Conn is what the checks know about an SMTP connection.
@@ -37,6 +41,35 @@ type Message struct {
 	SpamScore float64
 	// Quarantine is set by a check (DMARC p=quarantine) to mark as spam.
 	Quarantine bool
+	// Dangerous lists dangerous attachments the spam check found.
+	Dangerous []string
+
+	// Typed results of the authentication checks, for later checks
+	// (DMARC uses SPF and DKIM) and for Authentication-Results.
+	SPF   *spf.Result
+	DKIM  []dkim.Result
+	DMARC *dmarc.Result
+}
+
+// AuthResults returns the Authentication-Results entries: SPF, DKIM and
+// DMARC in RFC 8601 form (mailstack/authres), then any other check's.
+func (m *Message) AuthResults() []AuthResult {
+	in := authres.Input{DKIM: m.DKIM, DMARC: m.DMARC}
+	if m.SPF != nil {
+		in.SPF = &authres.SPF{Result: string(m.SPF.Status), MailFrom: m.From}
+		if m.From == "" && m.Conn != nil {
+			in.SPF.HELO = m.Conn.Helo
+		}
+	}
+	var out []AuthResult
+	for _, r := range authres.Results(in) {
+		ar := AuthResult{Method: r.Method, Result: r.Value, Reason: r.Reason}
+		for _, p := range r.Props {
+			ar.Props = append(ar.Props, Prop{Type: p.Type, Name: p.Name, Value: p.Value})
+		}
+		out = append(out, ar)
+	}
+	return append(out, m.Auth...)
 }
 
 // SpamVerdict is the spam filter's classification.

@@ -16,6 +16,7 @@ import (
 
 	"scop/mailstack"
 	"scop/mailstack/check"
+	"scop/mailstack/dns"
 )
 
 // benchMessage is about 4.5 KB, like the corpus messages of the go-smtp
@@ -26,7 +27,7 @@ var benchMessage = "From: Sender <s@sender.test>\r\nTo: alice@example.org\r\nSub
 	strings.Repeat("The quick brown fox jumps over the lazy dog; a mail server measures its spool.\r\n", 55)
 
 // benchReceiver starts an in-process receiver with the given checks.
-func benchReceiver(b *testing.B, checks []check.Check) string {
+func benchReceiver(b *testing.B, checks []check.Check, resolver dns.Resolver) string {
 	b.Helper()
 	data := b.TempDir()
 	makeAccountsDB(b, filepath.Join(data, "homeserver.db"), "alice")
@@ -38,7 +39,7 @@ func benchReceiver(b *testing.B, checks []check.Check) string {
 	cfg := mailstack.DefaultConfig()
 	cfg.Limits.MaxCommands = 1 << 30
 	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: AccountsMailboxes{DB: db},
-		Checks: checks, Log: slog.New(slog.DiscardHandler)})
+		Checks: checks, Resolver: resolver, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,6 +100,6 @@ func sendOne(c *smtp.Client) error {
 // BenchmarkReceive measures accepted messages per second over 8
 // connections into the durable spool (file + directory fsync before 250).
 func BenchmarkReceive(b *testing.B) {
-	addr := benchReceiver(b, nil)
+	addr := benchReceiver(b, []check.Check{}, nil)
 	runSenders(b, addr, 8)
 }

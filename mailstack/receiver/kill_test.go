@@ -91,7 +91,8 @@ func TestKill9LosesNoAcceptedMessage(t *testing.T) {
 	}
 	bin := scopBinary(t)
 	data := t.TempDir()
-	os.WriteFile(filepath.Join(data, "scop.yaml"), []byte("server_name: example.org\nmetrics:\n  listen: \"off\"\n"), 0o600)
+	os.WriteFile(filepath.Join(data, "scop.yaml"), []byte("server_name: example.org\nmetrics:\n  listen: \"off\"\n"+
+		"mail:\n  checks:\n    spf: false\n    dkim: false\n    dmarc: false\n"), 0o600)
 	makeAccountsDB(t, filepath.Join(data, "homeserver.db"), "alice")
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))

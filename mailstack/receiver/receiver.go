@@ -6,6 +6,7 @@ package receiver
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"scop/mailstack"
 	"scop/mailstack/check"
+	"scop/mailstack/dns"
 	"scop/mailstack/smtpserver"
 	"scop/mailstack/spool"
 )
@@ -30,9 +32,15 @@ type Options struct {
 	ServerName string
 	// Mailboxes says which local parts exist (the homeserver's accounts).
 	Mailboxes smtpserver.Mailboxes
-	// Checks run in order; nil means none (the check adapters are added by
-	// the caller, see Checks).
+	// Checks, when not nil, replace the checks built from Config.Checks
+	// (tests and benchmarks).
 	Checks []check.Check
+	// Resolver replaces the validating resolver built from Config.DNS
+	// (tests use a dnstest.MapResolver).
+	Resolver dns.Resolver
+	// MailDB is the mail database (spam counts, reputation); nil opens
+	// Config.Database in DataDir.
+	MailDB *sql.DB
 	Log    *slog.Logger
 }
 
@@ -40,12 +48,15 @@ type Options struct {
 type Receiver struct {
 	Spool  *spool.Spool
 	Server *smtpserver.Server
+	// Checks holds the built checks (nil when Options.Checks was given).
+	Checks *Checks
 	cfg    mailstack.Config
 	log    *slog.Logger
 	deliv  *spool.Deliverer
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeDB func() error
 }
 
 // New builds a Receiver; nothing listens until Start.
@@ -85,6 +96,32 @@ func New(opts Options) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
+	r := &Receiver{cfg: cfg, log: log, closeDB: func() error { return nil }}
+	checks := opts.Checks
+	if checks == nil {
+		db := opts.MailDB
+		if db == nil {
+			if db, err = OpenMailDB(abs(opts.DataDir, cfg.Database)); err != nil {
+				return nil, fmt.Errorf("receiver: %w", err)
+			}
+			r.closeDB = db.Close
+		}
+		resolver := opts.Resolver
+		if resolver == nil && (cfg.Checks.SPF || cfg.Checks.DKIM || cfg.Checks.DMARC) {
+			vr, err := NewResolver(cfg.DNS, opts.DataDir, log)
+			if err != nil {
+				r.closeDB()
+				return nil, err
+			}
+			resolver = vr
+		}
+		cfg.Hostname = host // SPF's %{r}
+		if r.Checks, err = BuildChecks(context.Background(), cfg, resolver, db, log); err != nil {
+			r.closeDB()
+			return nil, fmt.Errorf("receiver: %w", err)
+		}
+		checks = r.Checks.List
+	}
 	authserv := cfg.AuthServID
 	if authserv == "" {
 		authserv = host
@@ -96,16 +133,17 @@ func New(opts Options) (*Receiver, error) {
 		Aliases:    lowerKeys(cfg.Aliases),
 		Mailboxes:  opts.Mailboxes,
 		Limits:     cfg.Limits,
-		Pipeline:   &check.Pipeline{Checks: opts.Checks, Log: log},
+		Pipeline:   &check.Pipeline{Checks: checks, Log: log},
 		Spool:      sp,
 		TLS:        &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Log:        log,
 	})
 	if err != nil {
+		r.closeDB()
 		return nil, err
 	}
 	network, addr, _ := mailstack.ParseLMTPTarget(cfg.LMTP)
-	r := &Receiver{Spool: sp, Server: srv, cfg: cfg, log: log}
+	r.Spool, r.Server = sp, srv
 	if addr != "" {
 		r.deliv = &spool.Deliverer{Spool: sp, Network: network, Addr: addr, LocalName: host, Retry: cfg.Retry, Log: log}
 	}
@@ -145,6 +183,9 @@ func (r *Receiver) Close(ctx context.Context) error {
 		r.cancel()
 	}
 	r.wg.Wait()
+	if cerr := r.closeDB(); err == nil {
+		err = cerr
+	}
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"scop/mailstack"
+	"scop/mailstack/dns/dnstest"
 )
 
 // makeAccountsDB creates a homeserver-like database with the accounts
@@ -99,7 +100,8 @@ func TestReceiveAndDeliverOverLMTP(t *testing.T) {
 	cfg.Aliases = map[string]string{"Postmaster": "alice"}
 	cfg.Domains = []string{"mail.example.org"}
 	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org:8448", Mailboxes: AccountsMailboxes{DB: db},
-		Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Resolver: &dnstest.MapResolver{},
+		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func (ss *session) headers(env *spool.Envelope, m *check.Message) []byte {
 		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(ss.orig[0]))
 	}
 	fmt.Fprintf(&b, ";\r\n\t%s\r\n", env.Received.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Authentication-Results: %s\r\n", check.FormatAuthResults(ss.s.opts.AuthServID, m.Auth))
+	fmt.Fprintf(&b, "Authentication-Results: %s\r\n", check.FormatAuthResults(ss.s.opts.AuthServID, m.AuthResults()))
 	if m.Spam != "" {
 		yes := "No"
 		if m.Spam == check.Spam {
