@@ -8,6 +8,7 @@ import (
 
 	"scop/mailstack/dkim"
 	"scop/mailstack/dmarc"
+	"scop/mailstack/spf"
 )
 
 func TestParse(t *testing.T) {
@@ -113,5 +114,19 @@ func TestStripForged(t *testing.T) {
 	clean := []byte("Subject: x\r\n\r\nbody")
 	if got, n := StripForged(clean, "mx"); n != 0 || string(got) != string(clean) {
 		t.Errorf("StripForged(clean) = %q, %d", got, n)
+	}
+}
+
+func TestSPFFrom(t *testing.T) {
+	got := SPFFrom(spf.Result{Status: spf.Pass, Identity: "mailfrom", Sender: "a@x.org", HELO: "mx.x.org", Domain: "x.org"})
+	if *got != (SPF{Result: "pass", MailFrom: "a@x.org"}) {
+		t.Errorf("SPFFrom(mailfrom) = %+v", got)
+	}
+	got = SPFFrom(spf.Result{Status: spf.SoftFail, Identity: "helo", Sender: "postmaster@mx.x.org", HELO: "mx.x.org", Domain: "mx.x.org"})
+	if *got != (SPF{Result: "softfail", HELO: "mx.x.org"}) {
+		t.Errorf("SPFFrom(helo) = %+v", got)
+	}
+	if in := dmarc.SPFInput(spf.Result{Status: spf.Fail, Domain: "x.org"}); in != (dmarc.SPF{Result: "fail", Domain: "x.org"}) {
+		t.Errorf("dmarc.SPFInput = %+v", in)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"scop/mailstack/dkim"
 	"scop/mailstack/dmarc"
+	"scop/mailstack/spf"
 )
 
 // SPF is the SPF check as the receiver ran it.
@@ -147,4 +148,13 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// SPFFrom converts the SPF helper's result, reporting smtp.mailfrom, or
+// smtp.helo when the HELO identity was checked (empty MAIL FROM).
+func SPFFrom(r spf.Result) *SPF {
+	if r.Identity == "helo" {
+		return &SPF{Result: string(r.Status), HELO: r.HELO}
+	}
+	return &SPF{Result: string(r.Status), MailFrom: r.Sender}
 }

@@ -16,6 +16,7 @@ import (
 
 	"scop/mailstack/dkim"
 	"scop/mailstack/dns"
+	"scop/mailstack/spf"
 )
 
 // Status is the DMARC result for Authentication-Results (RFC 8601 §2.7.4
@@ -239,4 +240,10 @@ func Aligned(from, id string, a Alignment) bool {
 
 func normDomain(d string) string {
 	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+}
+
+// SPFInput converts the SPF helper's result: its checked domain is the
+// MAIL FROM domain, or the HELO name for bounces (RFC 7489 §3.1.2).
+func SPFInput(r spf.Result) SPF {
+	return SPF{Result: string(r.Status), Domain: r.Domain}
 }
