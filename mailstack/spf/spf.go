@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/idna"
+
 	"scop/mailstack/dns"
 )
 
@@ -138,11 +140,28 @@ func (c Config) Check(ctx context.Context, r dns.Resolver, ip net.IP, helo, mail
 	}
 	if local == "" {
 		// RFC 7208 §4.3: a sender without local-part is postmaster@domain.
+		local = "postmaster"
 		sender = "postmaster@" + domain
+	}
+	if a, ok := toASCII(domain); ok && a != domain {
+		// SMTPUTF8 domains are looked up as A-labels (RFC 7208 §4.3).
+		domain = a
+		sender = local + "@" + a
 	}
 	res := c.CheckHost(ctx, r, ip, domain, sender, helo)
 	res.Identity = identity
 	return res
+}
+
+// toASCII converts a domain with non-ASCII labels to A-labels.
+func toASCII(domain string) (string, bool) {
+	for i := 0; i < len(domain); i++ {
+		if domain[i] >= 0x80 {
+			a, err := idna.Lookup.ToASCII(domain)
+			return a, err == nil
+		}
+	}
+	return domain, true
 }
 
 // CheckHELO evaluates the HELO identity alone (RFC 7208 §2.3).

@@ -136,6 +136,11 @@ func TestCheckSecurityAndHeaders(t *testing.T) {
 			}
 		})
 	}
+	// A UTF-8 domain is looked up as its A-label.
+	u := &dnstest.MapResolver{TXT: map[string][]string{"xn--bcher-kva.example": {"v=spf1 +all"}}}
+	if res := Check(context.Background(), u, net.ParseIP("192.0.2.1"), "h.example", "jörg@bücher.example"); res.Status != Pass || res.Domain != "xn--bcher-kva.example" {
+		t.Errorf("Check(UTF-8 domain) = %s for %q (%v), want pass for the A-label", res.Status, res.Domain, res.Err)
+	}
 	// The HELO identity is checked when MAIL FROM is empty.
 	res := Check(context.Background(), r, net.ParseIP("192.0.2.9"), "secure.example", "")
 	if res.Status != Pass || res.Identity != "helo" || res.AuthResults() != "spf=pass smtp.helo=secure.example" {
