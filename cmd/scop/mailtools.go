@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,12 +10,69 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"text/tabwriter"
+	"time"
 
+	"scop/cmd/scop/app"
 	"scop/mailstack/mime"
+	"scop/mailstack/receiver"
+	"scop/mailstack/reputation"
 )
 
+// runMailBlocklist lists scored senders, and with --cidr-file writes the
+// blocked IP prefixes for a firewall set (by atomic rename).
 func runMailBlocklist(ctx context.Context, args []string, out io.Writer) error {
-	return errors.New("mail blocklist: the reputation store is not wired in yet")
+	fs := flag.NewFlagSet("mail blocklist", flag.ContinueOnError)
+	data := dataFlag(fs)
+	cidrFile := fs.String("cidr-file", "", "write the blocked IP prefixes, one CIDR per line, to this file")
+	all := fs.Bool("all", false, "list every scored sender, not only the blocked ones")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := app.LoadConfig(*data)
+	if err != nil {
+		return err
+	}
+	db, err := receiver.OpenMailDB(mailPath(cfg.DataDir, cfg.Mail.Database))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := reputation.Open(ctx, db, reputation.Config{Threshold: cfg.Mail.Checks.BlockThreshold})
+	if err != nil {
+		return err
+	}
+	min := cfg.Mail.Checks.BlockThreshold
+	if *all {
+		min = 0
+	}
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSENDER\tSCORE\tEVENTS\tLAST SEEN\tBLOCKED")
+	entries := rep.List(min)
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%d\t%s\t%v\n", e.Kind, e.Key, e.Score, e.Events, e.LastSeen.UTC().Format(time.RFC3339), e.Blocked)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d sender(s)\n", len(entries))
+	if *cidrFile == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	n, err := rep.WriteCIDRs(&b)
+	if err != nil {
+		return err
+	}
+	tmp := *cidrFile + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("mail blocklist: %w", err)
+	}
+	if err := os.Rename(tmp, *cidrFile); err != nil {
+		return fmt.Errorf("mail blocklist: %w", err)
+	}
+	fmt.Fprintf(out, "wrote %d prefix(es) to %s\n", n, *cidrFile)
+	return nil
 }
 
 // runMailCorpus writes N generated messages, DIR/000000.eml onwards; the
