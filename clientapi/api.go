@@ -48,6 +48,12 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (homeserver.Device, error)
 }
 
+// Masquerader is implemented by an Authenticator that supports
+// application services acting as users of their namespace (?user_id=).
+type Masquerader interface {
+	Masquerade(ctx context.Context, dev homeserver.Device, userID string) (homeserver.Device, error)
+}
+
 // API is the Client-Server API's router. Create it with New, register the
 // areas' routes, then serve it as an http.Handler.
 type API struct {
@@ -202,13 +208,25 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *route, h Handler
 			if err != nil {
 				return a.writeError(w, r, err)
 			}
+			if as := r.URL.Query().Get("user_id"); as != "" && dev.AppServiceID != "" && as != dev.UserID {
+				m, ok := a.auth.(Masquerader)
+				if !ok {
+					return a.writeError(w, r, homeserver.Errorf(homeserver.ErrForbidden, "user_id is not supported"))
+				}
+				if dev, err = m.Masquerade(r.Context(), dev, as); err != nil {
+					return a.writeError(w, r, err)
+				}
+			}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, dev))
 		}
 	}
-	if rt.limit != "" {
+	dev, authed := DeviceFromContext(r.Context())
+	// Application services (bridges) act for many users at once; they are
+	// trusted and not rate limited.
+	if rt.limit != "" && dev.AppServiceID == "" {
 		key := clientIP(r)
-		if d, ok := DeviceFromContext(r.Context()); ok {
-			key = d.UserID
+		if authed {
+			key = dev.UserID
 		}
 		if wait, ok := a.limits.allow(rt.limit, key, time.Now()); !ok {
 			ms := wait.Milliseconds() + 1

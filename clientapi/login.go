@@ -24,6 +24,8 @@ type Accounts interface {
 	RenameDevice(ctx context.Context, userID, deviceID, name string) error
 	DeleteDevices(ctx context.Context, userID string, ids []string, keep string) error
 	Deactivate(ctx context.Context, userID string) error
+	RegisterAppServiceUser(ctx context.Context, token, localpart string) (string, error)
+	AppServiceLogin(ctx context.Context, token, user string) (string, error)
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
 	SetDisplayName(ctx context.Context, userID, name string) error
 	SetAvatarURL(ctx context.Context, userID, url string) error
@@ -88,7 +90,7 @@ type loginRequest struct {
 }
 
 func (ar *accountRoutes) loginFlows(r *http.Request) (any, error) {
-	return map[string]any{"flows": []map[string]any{{"type": "m.login.password"}}}, nil
+	return map[string]any{"flows": []map[string]any{{"type": "m.login.password"}, {"type": "m.login.application_service"}}}, nil
 }
 
 // userFromIdentifier returns the user an m.login.password dict names, from
@@ -111,14 +113,20 @@ func (ar *accountRoutes) login(r *http.Request) (any, error) {
 	if err := DecodeJSON(r, &req); err != nil {
 		return nil, err
 	}
-	if req.Type != "m.login.password" {
+	if req.Type != "m.login.password" && req.Type != "m.login.application_service" {
 		return nil, homeserver.Errorf(homeserver.ErrUnknown, "Login type %q is not supported", req.Type)
 	}
 	user, err := userFromIdentifier(req.Identifier, req.User)
 	if err != nil {
 		return nil, err
 	}
-	userID, err := ar.acc.CheckPassword(r.Context(), user, req.Password)
+	var userID string
+	switch req.Type {
+	case "m.login.password":
+		userID, err = ar.acc.CheckPassword(r.Context(), user, req.Password)
+	case "m.login.application_service":
+		userID, err = ar.acc.AppServiceLogin(r.Context(), accessToken(r), user)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +150,11 @@ func (ar *accountRoutes) logoutAll(r *http.Request) (any, error) {
 
 func (ar *accountRoutes) whoami(r *http.Request) (any, error) {
 	d := MustDevice(r)
-	return map[string]any{"user_id": d.UserID, "device_id": d.DeviceID, "is_guest": false}, nil
+	out := map[string]any{"user_id": d.UserID, "is_guest": false}
+	if d.DeviceID != "" { // application services have no device
+		out["device_id"] = d.DeviceID
+	}
+	return out, nil
 }
 
 // passwordStage is the m.login.password UIA stage for the caller: the

@@ -23,7 +23,7 @@ func TestLoginFlows(t *testing.T) {
 	var out struct {
 		Flows []struct{ Type string } `json:"flows"`
 	}
-	if st := s.Do(t, "GET", "/_matrix/client/v3/login", "", nil, &out); st != 200 || len(out.Flows) != 1 || out.Flows[0].Type != "m.login.password" {
+	if st := s.Do(t, "GET", "/_matrix/client/v3/login", "", nil, &out); st != 200 || len(out.Flows) != 2 || out.Flows[0].Type != "m.login.password" {
 		t.Fatalf("GET /login = %d %+v", st, out)
 	}
 }

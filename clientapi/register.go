@@ -19,6 +19,7 @@ func (ar *accountRoutes) registerRoutes(a *API) {
 
 // registerRequest is POST /register's body.
 type registerRequest struct {
+	Type                     string    `json:"type"` // m.login.application_service
 	Username                 string    `json:"username"`
 	Password                 *string   `json:"password"`
 	DeviceID                 string    `json:"device_id"`
@@ -59,12 +60,15 @@ func (ar *accountRoutes) register(r *http.Request) (any, error) {
 		}
 		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Unknown kind %q", kind)
 	}
-	if !ar.opts.RegistrationEnabled {
-		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Registration is disabled")
-	}
 	var req registerRequest
 	if err := DecodeJSON(r, &req); err != nil {
 		return nil, err
+	}
+	if req.Type == "m.login.application_service" || req.Auth != nil && req.Auth.Type == "m.login.application_service" {
+		return ar.registerAppService(r, &req)
+	}
+	if !ar.opts.RegistrationEnabled {
+		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Registration is disabled")
 	}
 	if req.Password == nil || *req.Password == "" {
 		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "password is required")
@@ -91,6 +95,26 @@ func (ar *accountRoutes) register(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ar.registered(r, &req, userID)
+}
+
+// registerAppService creates a user for the application service whose
+// token the request carries; no password, no auth stages.
+func (ar *accountRoutes) registerAppService(r *http.Request, req *registerRequest) (any, error) {
+	tok := accessToken(r)
+	if tok == "" {
+		return nil, homeserver.Errorf(homeserver.ErrMissingToken, "m.login.application_service needs the application service token")
+	}
+	userID, err := ar.acc.RegisterAppServiceUser(r.Context(), tok, strings.ToLower(req.Username))
+	if err != nil {
+		return nil, err
+	}
+	return ar.registered(r, req, userID)
+}
+
+// registered answers a successful registration, logging in a new device
+// unless inhibit_login.
+func (ar *accountRoutes) registered(r *http.Request, req *registerRequest, userID string) (any, error) {
 	out := map[string]any{"user_id": userID, "home_server": ar.acc.ServerName()}
 	if req.InhibitLogin {
 		return out, nil

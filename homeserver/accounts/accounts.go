@@ -83,9 +83,10 @@ type Service struct {
 	serverName string
 	cost       int
 
-	mu       sync.RWMutex
-	byToken  map[[32]byte]homeserver.Device
-	byDevice map[string][32]byte // userID|deviceID → token hash
+	mu          sync.RWMutex
+	byToken     map[[32]byte]homeserver.Device
+	byDevice    map[string][32]byte // userID|deviceID → token hash
+	appServices map[[32]byte]*AppService
 }
 
 // New returns a service for the users of serverName.
@@ -136,10 +137,14 @@ func (s *Service) Localpart(id string) (string, bool) {
 	return strings.ToLower(local), true
 }
 
-// Available reports, as an error, why localpart cannot be registered.
+// Available reports, as an error, why localpart cannot be registered by
+// a user (application services register through RegisterAppServiceUser).
 func (s *Service) Available(ctx context.Context, localpart string) error {
 	if err := s.ValidateLocalpart(localpart); err != nil {
 		return err
+	}
+	if s.Exclusive(localpart) {
+		return homeserver.Errorf(homeserver.ErrExclusive, "User ID is reserved by an application service")
 	}
 	_, err := s.store.User(ctx, localpart)
 	switch {
@@ -241,13 +246,18 @@ func (s *Service) Login(ctx context.Context, userID, deviceID, displayName, ip s
 }
 
 // Authenticate resolves an access token to its device (clientapi.Authenticator).
+// An application service's as_token authenticates as its sender user.
 func (s *Service) Authenticate(ctx context.Context, token string) (homeserver.Device, error) {
 	h := sha256.Sum256([]byte(token))
 	s.mu.RLock()
 	dev, ok := s.byToken[h]
+	as := s.appServices[h]
 	s.mu.RUnlock()
 	if ok {
 		return dev, nil
+	}
+	if as != nil {
+		return homeserver.Device{UserID: s.UserID(as.SenderLocalpart), AppServiceID: as.ID}, nil
 	}
 	d, err := s.store.DeviceByToken(ctx, h[:])
 	if errors.Is(err, ErrNotFound) {

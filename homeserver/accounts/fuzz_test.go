@@ -32,3 +32,22 @@ func FuzzLocalpart(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAppService: a registration that parses has compiled regexes
+// that never panic on an ID.
+func FuzzParseAppService(f *testing.F) {
+	f.Add("id: a\nas_token: 0123456789abcdefX\nhs_token: 0123456789abcdefY\nsender_localpart: bot\nnamespaces:\n  users:\n    - {exclusive: true, regex: '@x_.*:h'}\n")
+	f.Add("id: a\nas_token: short\n")
+	f.Add("namespaces: {users: [{regex: '('}]}\n")
+	f.Add("- 1\n- 2\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		as, err := accounts.ParseAppService([]byte(data))
+		if err != nil {
+			return
+		}
+		as.UserInNamespace("@x_1:h", "h")
+		if !as.UserInNamespace("@"+as.SenderLocalpart+":h", "h") {
+			t.Fatal("sender not in its own namespace")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"scop/clientapi"
@@ -33,6 +34,25 @@ func (a *App) initAccounts(ctx context.Context) error {
 	}
 	svc := accounts.New(store, a.ServerName, accounts.Options{BcryptCost: a.Config.Accounts.BcryptCost})
 	a.Accounts = svc
+	var ass []accounts.AppService
+	for i, f := range a.Config.AppServices {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(a.Config.DataDir, f)
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("app_services[%d]: %w", i, err)
+		}
+		as, err := accounts.ParseAppService(data)
+		if err != nil {
+			return fmt.Errorf("app_services[%d] (%s): %w", i, f, err)
+		}
+		ass = append(ass, as)
+	}
+	if err := svc.SetAppServices(ctx, ass); err != nil {
+		return fmt.Errorf("app_services: %w", err)
+	}
+	a.AppServices = ass
 	ca := a.Config.ClientAPI
 	a.API = clientapi.New(svc, a.Log, ca.MaxBodyBytes)
 	if rl := ca.RateLimits; rl.Enabled {

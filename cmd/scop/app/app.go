@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"scop/clientapi"
+	"scop/homeserver/accounts"
 	"scop/homeserver/storage/sqlite"
 )
 
@@ -40,6 +41,9 @@ type App struct {
 
 	// Set by initAccounts; used by initRooms for profiles and user checks.
 	Accounts AccountsService
+	// AppServices are the registered application services (from
+	// app_services), for delivering their transactions.
+	AppServices []accounts.AppService
 	// Set by initRooms; told about profile changes. May stay nil.
 	Rooms RoomsService
 

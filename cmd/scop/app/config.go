@@ -20,13 +20,16 @@ import (
 // Config is scop.yaml: one section per component. Keys missing from the
 // file keep the defaults of DefaultConfig.
 type Config struct {
-	ServerName string           `yaml:"server_name"`
-	ClientAPI  ClientAPIConfig  `yaml:"client_api"`
-	Accounts   AccountsConfig   `yaml:"accounts"`
-	Rooms      RoomsConfig      `yaml:"rooms"`
-	Log        LogConfig        `yaml:"log"`
-	Metrics    MetricsConfig    `yaml:"metrics"`
-	Mail       mailstack.Config `yaml:"mail"`
+	ServerName string          `yaml:"server_name"`
+	ClientAPI  ClientAPIConfig `yaml:"client_api"`
+	Accounts   AccountsConfig  `yaml:"accounts"`
+	Rooms      RoomsConfig     `yaml:"rooms"`
+	Log        LogConfig       `yaml:"log"`
+	Metrics    MetricsConfig   `yaml:"metrics"`
+	// AppServices are application service registration files (bridges),
+	// relative to the data folder.
+	AppServices []string         `yaml:"app_services"`
+	Mail        mailstack.Config `yaml:"mail"`
 
 	// DataDir is the data folder the file was loaded from (not in the file).
 	DataDir string `yaml:"-"`
@@ -160,6 +163,10 @@ log:
 metrics:
   # Prometheus /metrics listener, or "off".
   listen: 127.0.0.1:9108
+
+# Application service registration files (bridges), relative to this folder:
+# app_services:
+#   - mailbridge.yaml
 
 `
 
@@ -309,6 +316,11 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "off" && c.Metrics.Listen != "" {
 		if err := checkAddr(c.Metrics.Listen); err != nil {
 			return bad("metrics.listen", "%v (or \"off\")", err)
+		}
+	}
+	for i, f := range c.AppServices {
+		if f == "" {
+			return bad(fmt.Sprintf("app_services[%d]", i), "must be a file name")
 		}
 	}
 	if err := c.Mail.Validate(); err != nil {
