@@ -183,6 +183,7 @@ const maxHeaderBytes = 1 << 20
 // ends it (or everything up to EOF when there is no body).
 func readHeader(br *bufio.Reader) ([]byte, error) {
 	var hdr []byte
+	midLine := false // the previous chunk ended inside a long line
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
@@ -196,11 +197,13 @@ func readHeader(br *bufio.Reader) ([]byte, error) {
 			return hdr, nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			midLine = true
 			continue
 		}
-		if len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
+		if !midLine && len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
 			return hdr, nil
 		}
+		midLine = false
 	}
 }
 

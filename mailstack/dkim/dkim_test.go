@@ -196,3 +196,24 @@ func BenchmarkDKIMVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestLongHeaderLine: a header line longer than the read buffer, ending
+// right after it, must not be taken for the end of the header.
+func TestLongHeaderLine(t *testing.T) {
+	_, ek := testKeys(t)
+	for _, n := range []int{4000, 4095 - len("X-Long: "), 4096 - len("X-Long: "), 9000} {
+		msg := "X-Long: " + strings.Repeat("a", n) + "\r\n" + testMsg
+		signed := sign(t, msg, "example.org", "ed", ek)
+		v := &Verifier{Resolver: newWorld(t)}
+		res, err := v.Verify(context.Background(), bytes.NewReader(signed))
+		if err != nil || len(res) != 1 || res[0].Status != StatusPass {
+			t.Errorf("line of %d: Verify = %+v, %v", n, res, err)
+		}
+		// and a signature after the long line is found too
+		moved := append([]byte("X-Long: "+strings.Repeat("a", n)+"\r\n"), sign(t, testMsg, "example.org", "ed", ek)...)
+		res, err = v.Verify(context.Background(), bytes.NewReader(moved))
+		if err != nil || len(res) != 1 || res[0].Status != StatusPass {
+			t.Errorf("line of %d first: Verify = %+v, %v", n, res, err)
+		}
+	}
+}
