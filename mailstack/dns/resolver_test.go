@@ -138,6 +138,7 @@ func TestTrustAnchors(t *testing.T) {
 		want    dns.Security
 	}{
 		{"world anchor", w.Anchors, dns.Secure},
+		{"world anchor as DNSKEY", w.AnchorKeys, dns.Secure},
 		{"real root anchors", dns.RootAnchors, dns.Bogus},
 		{"no anchor", []string{}, dns.Insecure},
 	}

@@ -459,7 +459,8 @@ func (v *validation) dnskeys(ctx context.Context, zone string, ds []*miekg.DS, t
 	var all, sep []*miekg.DNSKEY
 	for _, rr := range set {
 		k := rr.(*miekg.DNSKEY)
-		if k.Flags&miekg.ZONE == 0 || k.Protocol != 3 {
+		// RFC 5011 §2.1: a revoked key signs nothing any more.
+		if k.Flags&miekg.ZONE == 0 || k.Flags&miekg.REVOKE != 0 || k.Protocol != 3 {
 			continue
 		}
 		all = append(all, k)

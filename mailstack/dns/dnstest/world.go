@@ -41,6 +41,8 @@ type World struct {
 	Addr string
 	// Anchors is the fake root's trust anchor, a DS record.
 	Anchors []string
+	// AnchorKeys is the same anchor as the root's DNSKEY record.
+	AnchorKeys []string
 	// Queries counts the queries answered (time-outs included).
 	Queries atomic.Int64
 
@@ -358,6 +360,7 @@ func NewWorld(t testing.TB) *World {
 	w.zones = []*zone{root, tld, secure, insecure, bogus, wrongds, nsec3, optout, unsigned, timeout}
 	ds := root.ksk.ToDS(dns.SHA256)
 	w.Anchors = []string{ds.String()}
+	w.AnchorKeys = []string{root.ksk.String()}
 	w.serve(t)
 	return w
 }
