@@ -411,10 +411,10 @@ func (cl *Client) sync(query string) *Sync {
 	return &s
 }
 
-// syncUntil long-polls from since until cond holds (up to 15s), returning
+// syncUntil long-polls from since until cond holds (up to 30s), returning
 // the matching response and the token after it.
 func (cl *Client) syncUntil(since, filter string, cond func(*Sync) bool) *Sync {
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		q := url.Values{"timeout": {"3000"}}
 		if since != "" {
@@ -428,7 +428,7 @@ func (cl *Client) syncUntil(since, filter string, cond func(*Sync) bool) *Sync {
 			return s
 		}
 		if time.Now().After(deadline) {
-			cl.c.Fatalf("sync: condition not met within 15s (last since=%s)", since)
+			cl.c.Fatalf("sync: condition not met within 30s (last since=%s)", since)
 		}
 		since = s.NextBatch
 	}

@@ -230,7 +230,7 @@ func TestSync(t *testing.T) {
 			}()
 		}
 		seen := map[string]int{}
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(40 * time.Second)
 		filter := `{"room":{"timeline":{"limit":100,"types":["m.room.message"]}}}`
 		for len(seen) < n && time.Now().Before(deadline) {
 			s := a.sync(url.Values{"since": {since}, "timeout": {"1000"}, "filter": {filter}}.Encode())

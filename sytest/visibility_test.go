@@ -241,3 +241,38 @@ func TestSync_Wakeups(t *testing.T) {
 		}
 	})
 }
+
+func TestRooms_V12(t *testing.T) {
+	t.Parallel()
+	run(t, "CreatorNotInPowerLevelUsers", func(c *T) {
+		u := c.user()
+		room := u.createRoom(map[string]any{"room_version": "12"})
+		if get(u.state(room, "m.room.power_levels", ""), "users", u.UserID) != nil {
+			c.Errorf("v12 creator listed in power_levels users")
+		}
+		// Still all-powerful: can change anything.
+		u.setState(room, "m.room.power_levels", "", map[string]any{"users_default": 0, "state_default": 100, "events_default": 100})
+		u.setState(room, "m.room.name", "", map[string]any{"name": "creator can"})
+	})
+	run(t, "AdditionalCreators", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.createRoom(map[string]any{"room_version": "12", "preset": "public_chat",
+			"creation_content": map[string]any{"additional_creators": []string{b.UserID}}})
+		b.join(room)
+		b.setState(room, "m.room.name", "", map[string]any{"name": "additional creator can"})
+	})
+	run(t, "CreatorCannotBeKicked", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.createRoom(map[string]any{"room_version": "12", "preset": "public_chat"})
+		b.join(room)
+		pl := a.state(room, "m.room.power_levels", "")
+		users, _ := pl["users"].(map[string]any)
+		if users == nil {
+			users = map[string]any{}
+			pl["users"] = users
+		}
+		users[b.UserID] = 100
+		a.setState(room, "m.room.power_levels", "", pl)
+		b.MustErr("POST", cs("/rooms/%s/kick", room), map[string]any{"user_id": a.UserID}, 403, "M_FORBIDDEN")
+	})
+}
