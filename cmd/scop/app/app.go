@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -143,7 +144,13 @@ func (a *App) Start(ctx context.Context) error {
 	if ml != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
-		a.serve(ml, mux, 30*time.Second)
+		if a.Config.Metrics.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		}
+		a.serve(ml, mux, 0) // profiles take longer than any fixed write timeout
 	}
 	data, _ := json.Marshal(a.addrs)
 	if err := writeFileAtomic(filepath.Join(a.Config.DataDir, ListenFile), data, 0o644); err != nil {

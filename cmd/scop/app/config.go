@@ -86,6 +86,8 @@ type LogConfig struct {
 type MetricsConfig struct {
 	// Listen is the Prometheus listener's address, or "off".
 	Listen string `yaml:"listen"`
+	// Pprof also serves Go's profiler under /debug/pprof/ on that listener.
+	Pprof bool `yaml:"pprof"`
 }
 
 // DefaultConfig is the configuration of a fresh data folder.
@@ -163,6 +165,8 @@ log:
 metrics:
   # Prometheus /metrics listener, or "off".
   listen: 127.0.0.1:9108
+  # Also serve Go's profiler (/debug/pprof/) there; keep that listener private.
+  pprof: false
 
 # Application service registration files (bridges), relative to this folder:
 # app_services:
