@@ -202,6 +202,20 @@ func TestCaching(t *testing.T) {
 	}
 }
 
+// TestWorldRecords: tests of other packages add their own records.
+func TestWorldRecords(t *testing.T) {
+	w := dnstest.NewWorld(t, `sel._domainkey.secure.test. TXT "v=DKIM1; p=abc"`, "mx.insecure.test. A 192.0.2.200")
+	r := newResolver(t, w, nil)
+	txt, sec, err := r.LookupTXT(t.Context(), "sel._domainkey.secure.test")
+	if err != nil || sec != dns.Secure || len(txt) != 1 {
+		t.Errorf("LookupTXT(added secure record) = %q, %s, %v", txt, sec, err)
+	}
+	ips, sec, err := r.LookupA(t.Context(), "mx.insecure.test")
+	if err != nil || sec != dns.Insecure || len(ips) != 1 {
+		t.Errorf("LookupA(added insecure record) = %v, %s, %v", ips, sec, err)
+	}
+}
+
 func TestCacheBound(t *testing.T) {
 	w := dnstest.NewWorld(t)
 	r := newResolver(t, w, func(c *dns.Config) { c.CacheSize = 3 })

@@ -311,7 +311,13 @@ func canonicalLess(a, b string) bool {
 
 // NewWorld builds and signs the zones and serves them on 127.0.0.1:0
 // over UDP and TCP until the test ends.
-func NewWorld(t testing.TB) *World {
+//
+// Records adds records (zone-file lines, TTL 300 by default) to the zone
+// that contains each owner name, before signing: tests of DKIM, DMARC or
+// the SMTP receiver put their own data in secure.test., insecure.test.
+// or bogus.test. (where "badsig", "expired" and "nosig" labels keep
+// their faults only for those exact names).
+func NewWorld(t testing.TB, records ...string) *World {
 	t.Helper()
 	w := &World{}
 	root := newZone(t, ".", dns.RSASHA256, true)
@@ -347,6 +353,17 @@ func NewWorld(t testing.TB) *World {
 	unsigned := newZone(t, "unsigned.optout.test.", 0, false, "www.unsigned.optout.test. A 192.0.2.41")
 	timeout := newZone(t, "timeout.test.", 0, false)
 
+	all := []*zone{root, tld, secure, insecure, bogus, wrongds, nsec3, optout, unsigned, timeout}
+	for _, line := range records {
+		r := rr(t, line)
+		var best *zone
+		for _, z := range all {
+			if dns.IsSubDomain(z.name, dns.CanonicalName(r.Header().Name)) && (best == nil || dns.CountLabel(z.name) > dns.CountLabel(best.name)) {
+				best = z
+			}
+		}
+		best.add(r)
+	}
 	root.delegate(t, tld, false)
 	for _, c := range []*zone{secure, insecure, bogus, nsec3, optout, timeout} {
 		tld.delegate(t, c, false)
@@ -357,7 +374,7 @@ func NewWorld(t testing.TB) *World {
 		z.sign(t, nil)
 	}
 	bogus.sign(t, map[string]string{"badsig.bogus.test.": "badsig", "expired.bogus.test.": "expired", "nosig.bogus.test.": "nosig"})
-	w.zones = []*zone{root, tld, secure, insecure, bogus, wrongds, nsec3, optout, unsigned, timeout}
+	w.zones = all
 	ds := root.ksk.ToDS(dns.SHA256)
 	w.Anchors = []string{ds.String()}
 	w.AnchorKeys = []string{root.ksk.String()}
