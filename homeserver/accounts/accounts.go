@@ -87,6 +87,9 @@ type Service struct {
 	byToken     map[[32]byte]homeserver.Device
 	byDevice    map[string][32]byte // userID|deviceID → token hash
 	appServices map[[32]byte]*AppService
+
+	dummyOnce sync.Once
+	dummyHash []byte
 }
 
 // New returns a service for the users of serverName.
@@ -205,6 +208,10 @@ func (s *Service) CheckPassword(ctx context.Context, id, password string) (strin
 	}
 	u, err := s.store.User(ctx, local)
 	if errors.Is(err, ErrNotFound) {
+		// Spend the time a real check takes, so that timing does not
+		// tell which users exist.
+		s.dummyOnce.Do(func() { s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("scop"), s.cost) })
+		bcrypt.CompareHashAndPassword(s.dummyHash, hashInput(password))
 		return "", forbidden
 	}
 	if err != nil {
