@@ -53,7 +53,6 @@ func NewValidatingResolver(cfg Config) (*ValidatingResolver, error) {
 	return r, nil
 }
 
-// cachedResult is what the cache holds for a (name, type) lookup.
 // call is a lookup in progress that others can wait for.
 type call struct {
 	done chan struct{}
@@ -61,6 +60,7 @@ type call struct {
 	err  error
 }
 
+// cachedResult is what the cache holds for a (name, type) lookup.
 type cachedResult struct {
 	ans *Answer
 	err error // wraps ErrNotFound or ErrBogus
