@@ -24,7 +24,7 @@ func newValidating(tb testing.TB, w *dnstest.World) *dns.ValidatingResolver {
 // the signed loopback world: DNSSEC status reaches the result, and bogus
 // or unanswered DNS gives temperror, never a verdict from forged data.
 func TestCheckOverValidatingResolver(t *testing.T) {
-	w := dnstest.NewWorld(t)
+	w := dnstest.NewWorld(t, `badsig.bogus.test. TXT "v=spf1 +all"`)
 	r := newValidating(t, w)
 	tests := []struct {
 		name, from, ip string
@@ -37,6 +37,8 @@ func TestCheckOverValidatingResolver(t *testing.T) {
 		{"secure NODATA is none", "a@www.secure.test", "192.0.2.5", None, dns.Secure},
 		{"bogus zone is temperror", "a@www.wrongds.test", "192.0.2.5", TempError, dns.Bogus},
 		{"time-out is temperror", "a@www.timeout.test", "192.0.2.5", TempError, dns.Insecure},
+		{"CNAME loop is temperror", "a@loop1.secure.test", "192.0.2.5", TempError, dns.Insecure},
+		{"bad signature is temperror", "a@badsig.bogus.test", "192.0.2.5", TempError, dns.Bogus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
