@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	miekg "github.com/miekg/dns"
@@ -25,6 +26,10 @@ type ValidatingResolver struct {
 	// of sessions from one sender costs one resolution.
 	mu       sync.Mutex
 	inflight map[string]*call
+	// preferred is the index of the upstream that answered last: it is
+	// asked first, so a dead first upstream costs one time-out, not one
+	// per query.
+	preferred atomic.Int32
 	// exchange sends one query; tests and fuzzing replace it.
 	exchange func(ctx context.Context, m *miekg.Msg) (*miekg.Msg, error)
 }
@@ -169,12 +174,17 @@ func cacheKey(name string, qtype uint16) string {
 	return fmt.Sprintf("%s/%d", name, qtype)
 }
 
-// exchangeUpstreams asks each upstream in turn, Attempts times over, on
-// UDP then on TCP when the answer is truncated.
+// exchangeUpstreams asks each upstream in turn, starting with the one
+// that answered last, Attempts times over, on UDP then on TCP when the
+// answer is truncated.
 func (r *ValidatingResolver) exchangeUpstreams(ctx context.Context, m *miekg.Msg) (*miekg.Msg, error) {
 	var last error
+	n := len(r.cfg.Upstreams)
+	first := int(r.preferred.Load())
 	for attempt := 0; attempt < r.cfg.Attempts; attempt++ {
-		for _, up := range r.cfg.Upstreams {
+		for i := range n {
+			idx := (first + i) % n
+			up := r.cfg.Upstreams[idx]
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -192,6 +202,7 @@ func (r *ValidatingResolver) exchangeUpstreams(ctx context.Context, m *miekg.Msg
 				last = fmt.Errorf("%s: rcode %s", up, miekg.RcodeToString[resp.Rcode])
 				continue
 			}
+			r.preferred.Store(int32(idx))
 			return resp, nil
 		}
 	}

@@ -3,6 +3,7 @@ package dns_test
 import (
 	"context"
 	"errors"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -401,5 +402,43 @@ func TestConcurrentLookups(t *testing.T) {
 	// cost over a hundred.
 	if q := w.Queries.Load(); q > 60 {
 		t.Errorf("%d concurrent lookups sent %d queries", n, q)
+	}
+}
+
+// TestUpstreamFailover: a silent upstream and one answering SERVFAIL are
+// skipped for the next one.
+func TestUpstreamFailover(t *testing.T) {
+	w := dnstest.NewWorld(t)
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	servfail, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &miekg.Server{PacketConn: servfail, Handler: miekg.HandlerFunc(func(rw miekg.ResponseWriter, req *miekg.Msg) {
+		m := new(miekg.Msg)
+		m.SetRcode(req, miekg.RcodeServerFailure)
+		rw.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+	r := newResolver(t, w, func(c *dns.Config) {
+		c.Upstreams = []string{silent.LocalAddr().String(), servfail.LocalAddr().String(), w.Addr}
+		c.Timeout = 100 * time.Millisecond
+	})
+	ans, err := r.Lookup(t.Context(), "www.secure.test", miekg.TypeA)
+	if err != nil || ans.Security != dns.Secure {
+		t.Fatalf("Lookup via failover = %v, %v", ans, err)
+	}
+	r = newResolver(t, w, func(c *dns.Config) {
+		c.Upstreams = []string{silent.LocalAddr().String(), servfail.LocalAddr().String()}
+		c.Timeout = 100 * time.Millisecond
+		c.Attempts = 2
+	})
+	if _, err := r.Lookup(t.Context(), "www.secure.test", miekg.TypeA); !errors.Is(err, dns.ErrTemporary) {
+		t.Fatalf("Lookup with no working upstream = %v, want ErrTemporary", err)
 	}
 }
