@@ -1,6 +1,8 @@
 package format
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,5 +51,30 @@ func TestIcon(t *testing.T) {
 		if got := Icon(s); got != want {
 			t.Errorf("Icon(%s) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+// TestRenderFitsAnEvent: the largest pipeline still makes an edit event
+// (body and HTML twice, JSON-escaped) under Matrix's 65,536-byte limit.
+func TestRenderFitsAnEvent(t *testing.T) {
+	p := &cinotify.Pipeline{Repo: strings.Repeat("r", 500), ID: "1", Name: strings.Repeat("<n>", 300),
+		Title: strings.Repeat("&", 1000), Ref: strings.Repeat("b", 300), URL: "https://x/" + strings.Repeat("y", 1500)}
+	for i := range 200 {
+		p.Jobs = append(p.Jobs, cinotify.Job{Name: strings.Repeat("<", 150) + strconv.Itoa(i), Status: cinotify.StatusFailure,
+			URL: "https://ci.example/" + strings.Repeat("&", 1900)})
+	}
+	m := Render(p, &Mention{UserID: "@a:b", DisplayName: strings.Repeat(">", 200)})
+	edit := map[string]any{"msgtype": "m.text", "body": "* " + m.Plain, "format": "org.matrix.custom.html", "formatted_body": "* " + m.HTML,
+		"m.new_content": map[string]any{"msgtype": "m.text", "body": m.Plain, "format": "org.matrix.custom.html", "formatted_body": m.HTML},
+		"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": "$" + strings.Repeat("e", 43)}}
+	b, err := json.Marshal(edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 60000 {
+		t.Errorf("edit content is %d bytes of JSON, over the event limit", len(b))
+	}
+	if !strings.Contains(m.Plain, "more jobs") {
+		t.Errorf("no summary line for the jobs left out:\n%.300s", m.Plain)
 	}
 }

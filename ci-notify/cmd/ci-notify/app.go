@@ -51,8 +51,6 @@ type Main struct {
 	Stderr io.Writer
 	// Ready, if set, is called by serve with the bound address.
 	Ready func(addr string)
-	// Notifier, if set, is called by serve with its notifier before serving.
-	Notifier func(*notifier.Notifier)
 }
 
 // Run runs the command named by args[0].
@@ -262,9 +260,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		cfg.Listen = "127.0.0.1:8089"
 	}
 	log := m.logger()
-	if m.Notifier != nil {
-		m.Notifier(n)
-	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
