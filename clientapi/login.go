@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -24,6 +25,7 @@ type Accounts interface {
 	RenameDevice(ctx context.Context, userID, deviceID, name string) error
 	DeleteDevices(ctx context.Context, userID string, ids []string, keep string) error
 	Deactivate(ctx context.Context, userID string) error
+	PushRuleStore
 	RegisterAppServiceUser(ctx context.Context, token, localpart string) (string, error)
 	AppServiceLogin(ctx context.Context, token, user string) (string, error)
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
@@ -49,6 +51,9 @@ type AccountOptions struct {
 	// OnDeactivate runs before an account is deactivated (the rooms
 	// service makes the user leave its rooms). May be nil.
 	OnDeactivate func(ctx context.Context, userID string) error
+	// OnPushRulesChange is given a user's whole ruleset ({"global": ...}
+	// content of m.push_rules account data) after each change. May be nil.
+	OnPushRulesChange func(ctx context.Context, userID string, content json.RawMessage) error
 }
 
 type accountRoutes struct {

@@ -1,15 +1,10 @@
 package clientapi
 
-import (
-	"net/http"
-	"strings"
+import "strings"
 
-	"scop/homeserver"
-)
-
-// Push rules: SCoP serves the spec's predefined ruleset ("Predefined
-// Rules") for each user, read-only. Changing rules (PUT/DELETE) is not
-// supported yet and answers M_UNRECOGNIZED.
+// Push rules: the spec's predefined ruleset ("Predefined Rules") for each
+// user, with the user's own rules and the enabled/actions changes made to
+// predefined ones (pushrules_edit.go).
 
 type pushCondition map[string]any
 
@@ -89,43 +84,4 @@ func defaultPushRules(userID string) map[string][]pushRule {
 		"sender":    {},
 		"underride": underride,
 	}
-}
-
-func (ar *accountRoutes) pushRuleRoutes(a *API) {
-	a.Handle("GET /pushrules/{$}", Authed, func(r *http.Request) (any, error) {
-		return map[string]any{"global": defaultPushRules(MustDevice(r).UserID)}, nil
-	})
-	a.Handle("GET /pushrules/global/{$}", Authed, func(r *http.Request) (any, error) {
-		return defaultPushRules(MustDevice(r).UserID), nil
-	})
-	a.Handle("GET /pushrules/global/{kind}/{ruleID}", Authed, func(r *http.Request) (any, error) {
-		return findRule(r)
-	})
-	a.Handle("GET /pushrules/global/{kind}/{ruleID}/enabled", Authed, func(r *http.Request) (any, error) {
-		pr, err := findRule(r)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"enabled": pr.Enabled}, nil
-	})
-	a.Handle("GET /pushrules/global/{kind}/{ruleID}/actions", Authed, func(r *http.Request) (any, error) {
-		pr, err := findRule(r)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"actions": pr.Actions}, nil
-	})
-}
-
-func findRule(r *http.Request) (pushRule, error) {
-	rules, ok := defaultPushRules(MustDevice(r).UserID)[r.PathValue("kind")]
-	if !ok {
-		return pushRule{}, homeserver.Errorf(homeserver.ErrInvalidParam, "Unknown rule kind %q", r.PathValue("kind"))
-	}
-	for _, pr := range rules {
-		if pr.RuleID == r.PathValue("ruleID") {
-			return pr, nil
-		}
-	}
-	return pushRule{}, homeserver.Errorf(homeserver.ErrNotFound, "Unknown push rule")
 }

@@ -56,6 +56,10 @@ type Store interface {
 	SetAvatarURL(ctx context.Context, localpart, url string) error
 	// Deactivate marks a user deactivated for good.
 	Deactivate(ctx context.Context, localpart string) error
+	// PushRules and SetPushRules keep a user's push rule changes as an
+	// opaque JSON document (nil when there are none).
+	PushRules(ctx context.Context, userID string) ([]byte, error)
+	SetPushRules(ctx context.Context, userID string, data []byte) error
 	// PutDevice creates the device or, when it exists, replaces its token
 	// (and display name when d.DisplayName is not empty).
 	PutDevice(ctx context.Context, d Device) error
@@ -344,6 +348,23 @@ func (s *Service) Deactivate(ctx context.Context, userID string) error {
 		return fmt.Errorf("deactivate %s: %w", userID, err)
 	}
 	return s.DeleteDevices(ctx, userID, nil, "")
+}
+
+// PushRules returns the user's stored push rule changes (nil when none).
+func (s *Service) PushRules(ctx context.Context, userID string) ([]byte, error) {
+	data, err := s.store.PushRules(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("load push rules of %s: %w", userID, err)
+	}
+	return data, nil
+}
+
+// SetPushRules stores the user's push rule changes.
+func (s *Service) SetPushRules(ctx context.Context, userID string, data []byte) error {
+	if err := s.store.SetPushRules(ctx, userID, data); err != nil {
+		return fmt.Errorf("store push rules of %s: %w", userID, err)
+	}
+	return nil
 }
 
 // Devices lists a user's devices.

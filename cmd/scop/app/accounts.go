@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +24,12 @@ type AccountsService interface {
 // deactivated user leave every room it is in.
 type roomLeaver interface {
 	LeaveAllRooms(ctx context.Context, userID string) error
+}
+
+// pushRulesSink is implemented by a rooms service that publishes a user's
+// push rules as m.push_rules account data in /sync.
+type pushRulesSink interface {
+	PutPushRules(ctx context.Context, userID string, content json.RawMessage) error
 }
 
 // initAccounts builds the accounts service and the client API (which
@@ -70,6 +77,12 @@ func (a *App) initAccounts(ctx context.Context) error {
 				return nil
 			}
 			return a.Rooms.UpdateProfile(ctx, userID, displayName, avatarURL)
+		},
+		OnPushRulesChange: func(ctx context.Context, userID string, content json.RawMessage) error {
+			if p, ok := a.Rooms.(pushRulesSink); ok {
+				return p.PutPushRules(ctx, userID, content)
+			}
+			return nil
 		},
 		OnDeactivate: func(ctx context.Context, userID string) error {
 			if l, ok := a.Rooms.(roomLeaver); ok {

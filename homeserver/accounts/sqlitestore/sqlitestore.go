@@ -209,3 +209,20 @@ func (s *Store) DeleteDevices(ctx context.Context, userID string, ids []string, 
 	}
 	return out, tx.Commit()
 }
+
+// PushRules returns a user's push rule changes (nil when none).
+func (s *Store) PushRules(ctx context.Context, userID string) ([]byte, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT rules FROM accounts_push_rules WHERE user_id = ?`, userID).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// SetPushRules replaces a user's push rule changes.
+func (s *Store) SetPushRules(ctx context.Context, userID string, data []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts_push_rules(user_id, rules) VALUES (?, ?)
+		ON CONFLICT(user_id) DO UPDATE SET rules = excluded.rules`, userID, string(data))
+	return err
+}
