@@ -42,6 +42,7 @@ func newRoomsServerTB(t testing.TB, opts ...func(*rooms.Config)) *roomsServer {
 			if err != nil {
 				return err
 			}
+			t.Cleanup(func() { store.Close() })
 			_, key, _ := ed25519.GenerateKey(nil)
 			svc, err := rooms.New(context.Background(), cfg, rooms.Identity{ServerName: "test", KeyID: "ed25519:a", Key: key},
 				store, store, store, s.Accounts, slog.New(slog.DiscardHandler))

@@ -102,7 +102,11 @@ func (r *room) replace(red *Event) {
 	defer r.view.Unlock()
 	for i, e := range r.recent {
 		if e.ID == red.ID {
+			// Readers iterate copies of the slice header outside the
+			// lock: swap in a new array rather than writing in place.
+			r.recent = append([]*Event(nil), r.recent...)
 			r.recent[i] = red
+			break
 		}
 	}
 	if red.StateKey != nil {

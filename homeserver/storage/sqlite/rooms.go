@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"scop/homeserver/storage"
 )
@@ -29,7 +31,14 @@ type RoomsStore struct {
 
 	rmu    sync.Mutex
 	rstmts map[string]*sql.Stmt
+
+	commits  atomic.Int64 // commits since the last checkpoint
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
 }
+
+// checkpointEvery is how often the WAL is checkpointed in the background.
+const checkpointEvery = 500 * time.Millisecond
 
 var (
 	_ storage.RoomsDB    = (*RoomsStore)(nil)
@@ -42,11 +51,43 @@ func NewRoomsStore(ctx context.Context, db *sql.DB) (*RoomsStore, error) {
 	if err := Migrate(ctx, db, "rooms", roomsMigrations, "migrations/rooms"); err != nil {
 		return nil, err
 	}
-	return &RoomsStore{db: db, wstmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{}}, nil
+	s := &RoomsStore{db: db, wstmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{},
+		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
+	go s.checkpointLoop()
+	return s, nil
 }
 
-// Close releases the writer connection and the prepared statements.
+// checkpointLoop copies the WAL into the database file in the background.
+// The writer connection has automatic checkpoints off, so a commit never
+// pays for a checkpoint (which would add its fsync to some requests).
+func (s *RoomsStore) checkpointLoop() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCkpt:
+			return
+		case <-t.C:
+		}
+		if s.commits.Swap(0) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		cancel()
+	}
+}
+
+// Close stops the checkpointer and releases the writer connection and
+// the prepared statements.
 func (s *RoomsStore) Close() error {
+	select {
+	case <-s.stopCkpt:
+	default:
+		close(s.stopCkpt)
+	}
+	<-s.ckptDone
 	s.rmu.Lock()
 	for _, st := range s.rstmts {
 		st.Close()
@@ -109,6 +150,10 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	defer s.wmu.Unlock()
 	if s.wconn == nil {
 		if s.wconn, err = s.db.Conn(ctx); err != nil {
+			return fmt.Errorf("write batch: %w", err)
+		}
+		if _, err = s.wconn.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
+			s.resetWriterLocked()
 			return fmt.Errorf("write batch: %w", err)
 		}
 	}
@@ -221,6 +266,7 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("write batch: commit: %w", err)
 	}
+	s.commits.Add(1)
 	return nil
 }
 
