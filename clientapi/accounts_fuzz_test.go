@@ -67,3 +67,9 @@ func FuzzDeleteDevices(f *testing.F) {
 		`{"devices":[],"auth":{"type":"m.login.password","identifier":{"type":"m.id.user","user":"@alice:test"},"password":"no"}}`,
 		`{"devices":null}`, `{"devices":[1]}`)
 }
+
+func FuzzPutPushRule(f *testing.F) {
+	fuzzEndpoint(f, "PUT", "/_matrix/client/v3/pushrules/global/override/fuzz",
+		`{"actions":["notify",{"set_tweak":"sound","value":"default"}],"conditions":[{"kind":"event_match","key":"type","pattern":"m.x"}]}`,
+		`{"actions":[]}`, `{"actions":[null]}`, `{"actions":[{"set_tweak":5}]}`, `{"conditions":[1]}`, `{"actions":[],"conditions":[{"kind":null}]}`)
+}
