@@ -189,7 +189,11 @@ func (a *API) wrap(rt *route, h Handler) http.Handler {
 				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
 				status = a.writeError(w, r, errors.New("internal error"))
 			}
-			a.metrics.observe(rt.pattern, status, time.Since(start))
+			d := time.Since(start)
+			a.metrics.observe(rt.pattern, status, d)
+			if a.log.Enabled(r.Context(), slog.LevelDebug) {
+				a.log.Debug("request", "route", rt.pattern, "status", status, "duration", d)
+			}
 		}()
 		status = a.serve(w, r, rt, h)
 	})
