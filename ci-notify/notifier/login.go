@@ -46,7 +46,7 @@ func Login(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (
 			return nil, err
 		}
 		var who *mautrix.RespWhoami
-		if err := retry.do(ctx, func(ctx context.Context) error {
+		if err := retry.do(ctx, log, nil, func(ctx context.Context) error {
 			who, err = cli.Whoami(ctx)
 			return err
 		}); err != nil {
@@ -63,7 +63,7 @@ func Login(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (
 			return nil, err
 		}
 		cli.DeviceID = device
-		err = retry.do(ctx, func(ctx context.Context) error {
+		err = retry.do(ctx, log, nil, func(ctx context.Context) error {
 			_, err := cli.Whoami(ctx)
 			return err
 		})
@@ -82,7 +82,7 @@ func Login(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (
 		return nil, err
 	}
 	var resp *mautrix.RespLogin
-	if err := retry.do(ctx, func(ctx context.Context) error {
+	if err := retry.do(ctx, log, nil, func(ctx context.Context) error {
 		resp, err = cli.Login(ctx, &mautrix.ReqLogin{
 			Type:                     mautrix.AuthTypePassword,
 			Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: cfg.User},

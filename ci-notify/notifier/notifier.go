@@ -92,6 +92,7 @@ type Notifier struct {
 	owner string // lease owner: unique per process
 
 	roomMu sync.Mutex // serialises room creation
+	gate   Gate       // shut while the homeserver rate-limits us
 
 	mu      sync.Mutex
 	cond    *sync.Cond

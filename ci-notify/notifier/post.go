@@ -137,7 +137,7 @@ func (n *Notifier) posted(k store.Key, eventID id.EventID, version int64) {
 // send sends an m.room.message under a fixed transaction ID, retrying.
 func (n *Notifier) send(ctx context.Context, roomID id.RoomID, content any, txnID string) (id.EventID, error) {
 	var resp *mautrix.RespSendEvent
-	err := n.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
 		var err error
 		resp, err = n.cli.SendMessageEvent(ctx, roomID, event.EventMessage, content, mautrix.ReqSendEvent{TransactionID: txnID})
 		return err

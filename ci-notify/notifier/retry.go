@@ -3,9 +3,11 @@ package notifier
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -33,17 +35,67 @@ type errPermanent struct{ error }
 
 func (e errPermanent) Unwrap() error { return e.error }
 
+// maxLimited bounds the total time one call spends waiting on 429s, which
+// do not count as attempts: the server said when to come back.
+const maxLimited = 5 * time.Minute
+
+// Gate holds every call to one homeserver back after a 429, so that
+// parallel workers wait out a rate limit together instead of each running
+// into it again. The zero value is open.
+type Gate struct {
+	mu        sync.Mutex
+	notBefore time.Time
+}
+
+// wait blocks until the gate opens or ctx ends.
+func (g *Gate) wait(ctx context.Context) error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	d := time.Until(g.notBefore)
+	g.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// close keeps the gate shut for d from now (never shortening a wait).
+func (g *Gate) close(d time.Duration) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t := time.Now().Add(d); t.After(g.notBefore) {
+		g.notBefore = t
+	}
+}
+
 // do runs fn until it succeeds, fails permanently, the attempts run out, or
-// ctx ends. A 429 waits for the server's retry_after_ms (or Retry-After);
+// ctx ends. A 429 waits for the server's retry_after_ms (or Retry-After),
+// shutting g for every caller meanwhile, and does not use up an attempt;
 // 5xx, 408 and network failures back off exponentially with jitter; any
-// other 4xx is permanent.
-func (r Retry) do(ctx context.Context, fn func(context.Context) error) error {
+// other 4xx is permanent. g may be nil.
+func (r Retry) do(ctx context.Context, log *slog.Logger, g *Gate, fn func(context.Context) error) error {
 	if r.Attempts <= 0 {
 		r = DefaultRetry
 	}
 	backoff := r.Base
+	var limited time.Duration
 	var err error
-	for attempt := 1; ; attempt++ {
+	for attempt := 1; ; {
+		if err := g.wait(ctx); err != nil {
+			return err
+		}
 		err = fn(ctx)
 		if err == nil {
 			return nil
@@ -52,13 +104,24 @@ func (r Retry) do(ctx context.Context, fn func(context.Context) error) error {
 		if !retryable {
 			return errPermanent{err}
 		}
-		if attempt >= r.Attempts {
-			return err
-		}
 		if wait < 0 {
+			if attempt >= r.Attempts {
+				return err
+			}
+			attempt++
 			// Jitter spreads retries of many pipelines over time.
 			wait = backoff/2 + rand.N(backoff/2+1)
 			backoff = min(backoff*2, r.Max)
+			log.Warn("homeserver call failed; retrying", "attempt", attempt, "wait_ms", wait.Milliseconds(), "err", err)
+		} else {
+			if limited += wait; limited > maxLimited {
+				return err
+			}
+			g.close(wait)
+			// A little jitter so that held-back callers do not all
+			// arrive in the same millisecond.
+			wait += rand.N(wait/10 + time.Millisecond)
+			log.Info("homeserver rate limit; waiting as asked", "wait_ms", wait.Milliseconds())
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -24,6 +25,7 @@ func TestRetry(t *testing.T) {
 		minWait  time.Duration
 	}{
 		{"RetryAfterMs", []func(http.ResponseWriter){limited(120), limited(120), ok}, false, 3, 240 * time.Millisecond},
+		{"LimitsUseNoAttempts", []func(http.ResponseWriter){limited(5), limited(5), limited(5), limited(5), ok}, false, 5, 20 * time.Millisecond},
 		{"RetryAfterHeader", []func(http.ResponseWriter){func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(429)
@@ -49,7 +51,7 @@ func TestRetry(t *testing.T) {
 			}
 			r := Retry{Attempts: 3, Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}
 			start := time.Now()
-			err = r.do(t.Context(), func(ctx context.Context) error {
+			err = r.do(t.Context(), slog.New(slog.NewTextHandler(t.Output(), nil)), &Gate{}, func(ctx context.Context) error {
 				_, err := cli.Whoami(ctx)
 				return err
 			})

@@ -70,7 +70,7 @@ func (n *Notifier) ensureRoom(ctx context.Context, repo string) (id.RoomID, erro
 // bot is already in is harmless.
 func (n *Notifier) joinConfigured(ctx context.Context, target string) (id.RoomID, error) {
 	var roomID id.RoomID
-	err := n.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
 		resp, err := n.cli.JoinRoom(ctx, target, nil)
 		if err == nil {
 			roomID = resp.RoomID
@@ -154,7 +154,7 @@ func (n *Notifier) createWithAlias(ctx context.Context, repo, local string) (id.
 		PowerLevelOverride: PowerLevels(),
 	}
 	var roomID id.RoomID
-	err := n.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
 		resp, err := n.cli.CreateRoom(ctx, req)
 		if err == nil {
 			roomID = resp.RoomID
@@ -173,7 +173,7 @@ func (n *Notifier) createWithAlias(ctx context.Context, repo, local string) (id.
 	_, server, _ := n.cli.UserID.Parse()
 	alias := id.NewRoomAlias(local, server)
 	var res *mautrix.RespAliasResolve
-	if err := n.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	if err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
 		var err error
 		res, err = n.cli.ResolveAlias(ctx, alias)
 		return err
@@ -183,7 +183,7 @@ func (n *Notifier) createWithAlias(ctx context.Context, repo, local string) (id.
 	var content struct {
 		Repo string `json:"repo"`
 	}
-	if err := n.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	if err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
 		return n.cli.StateEvent(ctx, res.RoomID, RepoStateType, "", &content)
 	}); err != nil || content.Repo != repo {
 		return "", fmt.Errorf("%s: %w", alias, errAliasTaken)

@@ -28,15 +28,21 @@ import (
 // TestMain from the enclosing module and shared by the tests (each uses its
 // own users and repositories).
 
-var hs struct {
+// scopServer is one running `scop serve`.
+type scopServer struct {
 	url    string
 	data   string
-	err    error // why the homeserver is unusable; tests skip with it
 	cmd    *exec.Cmd
 	exited chan error
 	logMu  sync.Mutex
 	log    bytes.Buffer
 }
+
+var (
+	scopBin string      // built once by TestMain
+	hs      *scopServer // shared by the tests
+	hsErr   error       // why there is no homeserver; tests skip with it
+)
 
 const scopConfig = `server_name: localhost
 client_api:
@@ -53,27 +59,30 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if !testing.Short() {
-		hs.err = startScop(dir)
-	} else {
-		hs.err = errors.New("-short: no homeserver")
+	if testing.Short() {
+		hsErr = errors.New("-short: no homeserver")
+	} else if scopBin, hsErr = buildScop(dir); hsErr == nil {
+		hs, hsErr = startScop(filepath.Join(dir, "data"), scopConfig)
 	}
 	code := m.Run()
-	stopScop()
-	if code != 0 && hs.cmd != nil {
-		hs.logMu.Lock()
-		fmt.Fprintf(os.Stderr, "---- scop stderr (last 8 KiB) ----\n%s\n", tail(hs.log.Bytes(), 8<<10))
-		hs.logMu.Unlock()
+	if hs != nil {
+		hs.stop()
+		if code != 0 {
+			fmt.Fprintf(os.Stderr, "---- scop stderr (last 8 KiB) ----\n%s\n", hs.logTail(8<<10))
+		}
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func tail(b []byte, n int) []byte {
+func (s *scopServer) logTail(n int) []byte {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	b := s.log.Bytes()
 	if len(b) > n {
-		return b[len(b)-n:]
+		b = b[len(b)-n:]
 	}
-	return b
+	return append([]byte(nil), b...)
 }
 
 func repoRoot() (string, error) {
@@ -88,45 +97,51 @@ func repoRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-func startScop(dir string) error {
+func buildScop(dir string) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
-		return err
+		return "", err
 	}
 	bin := filepath.Join(dir, "scop")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/scop")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/scop: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/scop: %v\n%s", err, out)
 	}
-	hs.data = filepath.Join(dir, "data")
-	if err := os.MkdirAll(hs.data, 0o700); err != nil {
-		return err
+	return bin, nil
+}
+
+// startScop starts `scop serve` on a fresh data directory with config,
+// returning once it has written listen.json.
+func startScop(data, config string) (*scopServer, error) {
+	s := &scopServer{data: data}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(hs.data, "scop.yaml"), []byte(scopConfig), 0o600); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(data, "scop.yaml"), []byte(config), 0o600); err != nil {
+		return nil, err
 	}
-	hs.cmd = exec.Command(bin, "serve", "--data", hs.data, "--listen", "127.0.0.1:0")
-	stderr, err := hs.cmd.StderrPipe()
+	s.cmd = exec.Command(scopBin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := hs.cmd.Start(); err != nil {
-		return fmt.Errorf("start scop: %w", err)
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start scop: %w", err)
 	}
-	hs.exited = make(chan error, 1)
+	s.exited = make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			hs.logMu.Lock()
-			hs.log.Write(sc.Bytes())
-			hs.log.WriteByte('\n')
-			hs.logMu.Unlock()
+			s.logMu.Lock()
+			s.log.Write(sc.Bytes())
+			s.log.WriteByte('\n')
+			s.logMu.Unlock()
 		}
-		hs.exited <- hs.cmd.Wait()
+		s.exited <- s.cmd.Wait()
 	}()
-	listenFile := filepath.Join(hs.data, "listen.json")
+	listenFile := filepath.Join(data, "listen.json")
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -137,33 +152,36 @@ func startScop(dir string) error {
 				Client string `json:"client"`
 			}
 			if err := json.Unmarshal(b, &l); err != nil || l.Client == "" {
-				return fmt.Errorf("listen.json %q: no client address (%v)", b, err)
+				s.stop()
+				return nil, fmt.Errorf("listen.json %q: no client address (%v)", b, err)
 			}
-			hs.url = "http://" + l.Client
-			return nil
+			s.url = "http://" + l.Client
+			return s, nil
 		}
 		select {
-		case err := <-hs.exited:
-			hs.exited = nil
-			return fmt.Errorf("scop serve exited before listening: %v", err)
+		case err := <-s.exited:
+			return nil, fmt.Errorf("scop serve exited before listening: %v\n%s", err, s.logTail(4<<10))
 		case <-deadline.C:
-			return errors.New("scop serve wrote no listen.json within 60s")
+			s.stop()
+			return nil, errors.New("scop serve wrote no listen.json within 60s")
 		case <-tick.C:
 		}
 	}
 }
 
-func stopScop() {
-	if hs.exited == nil {
+// stop sends SIGTERM and waits for the exit (SIGKILL after 15s).
+func (s *scopServer) stop() {
+	if s.exited == nil {
 		return
 	}
-	_ = hs.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-hs.exited:
+	case <-s.exited:
 	case <-time.After(15 * time.Second):
-		_ = hs.cmd.Process.Kill()
-		<-hs.exited
+		_ = s.cmd.Process.Kill()
+		<-s.exited
 	}
+	s.exited = nil
 }
 
 // needHomeserver skips a test when scop could not be built or started, or
@@ -171,21 +189,27 @@ func stopScop() {
 // always skips.
 func needHomeserver(tb testing.TB) {
 	tb.Helper()
-	if hs.err == nil {
+	if hsErr == nil {
 		return
 	}
 	if os.Getenv("CI") == "true" && !testing.Short() {
-		tb.Fatalf("homeserver unavailable: %v", hs.err)
+		tb.Fatalf("homeserver unavailable: %v", hsErr)
 	}
-	tb.Skipf("homeserver unavailable: %v", hs.err)
+	tb.Skipf("homeserver unavailable: %v", hsErr)
 }
 
 var userSeq atomic.Int64
 
-// newUser registers a fresh account (m.login.dummy) and returns its client.
+// newUser registers a fresh account (m.login.dummy) on the shared
+// homeserver and returns its client.
 func newUser(tb testing.TB, prefix string) (*mautrix.Client, string) {
 	tb.Helper()
-	cli, err := mautrix.NewClient(hs.url, "", "")
+	return newUserOn(tb, hs, prefix)
+}
+
+func newUserOn(tb testing.TB, srv *scopServer, prefix string) (*mautrix.Client, string) {
+	tb.Helper()
+	cli, err := mautrix.NewClient(srv.url, "", "")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -345,4 +369,20 @@ func body(ev *event.Event) string {
 func isEdit(ev *event.Event) bool {
 	rel := ev.Content.AsMessage().RelatesTo
 	return rel != nil && rel.Type == event.RelReplace
+}
+
+// roomOf returns the room of the first collected event from sender.
+func (s *syncer) roomOf(sender id.UserID) id.RoomID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.evs {
+		if ev.Sender == sender {
+			return ev.RoomID
+		}
+	}
+	return ""
+}
+
+func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
 }
