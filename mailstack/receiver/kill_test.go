@@ -112,7 +112,7 @@ func TestKill9LosesNoAcceptedMessage(t *testing.T) {
 					default:
 					}
 					tok := fmt.Sprintf("tok-%d-%d-%d", round, cl, n)
-					msg := fmt.Sprintf("From: s@sender.test\r\nSubject: %s\r\nX-Token: %s\r\n\r\n%s\r\n", tok, tok, strings.Repeat("body line\r\n", rng.IntN(50)))
+					msg := fmt.Sprintf("From: s@sender.test\r\nSubject: %s\r\nX-Token: %s\r\n\r\n%s\r\n", tok, tok, strings.Repeat("body line\r\n", (n*7+cl)%50))
 					if err := sendPlain(addr, "s@sender.test", "alice@example.org", msg); err == nil {
 						mu.Lock()
 						acked[tok] = true

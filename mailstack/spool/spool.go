@@ -1,37 +1,42 @@
 // Package spool is the receiver's durable queue: an accepted message is
-// written with its envelope, fsync'd (file, then directory) and only then
+// appended with its envelope to a journal segment and fsync'd before it is
 // acknowledged with 250 (RFC 5321 §6.1: once accepted, the server is
-// responsible for the message). A Deliverer then hands messages to an LMTP
-// server (RFC 2033) with per-recipient statuses and exponential backoff.
+// responsible for the message). Concurrent enqueues share one fsync (group
+// commit), so throughput does not pay one file creation and two fsyncs per
+// message. A Deliverer then hands messages to an LMTP server (RFC 2033)
+// with per-recipient statuses and exponential backoff.
 //
 // Layout under the spool directory:
 //
-//	tmp/<id>        being written; removed at Open (never acknowledged)
-//	queue/<id>.msg  envelope line + message, waiting for delivery
-//	queue/<id>.st   delivery state (per-recipient results, attempts)
-//	dead/<id>.msg   dead letters (permanent failure or too old)
-//	dead/<id>.st    why
+//	journal/<seq>.log  records: message (M), delivery state (S), done (D)
+//	dead/<id>.msg      dead letters (permanent failure or too old)
+//	dead/<id>.st       why
+//
+// A segment is deleted once none of its messages is pending. At Open the
+// segments are replayed in order; a torn record at the end of the last one
+// was never acknowledged and is dropped.
 package spool
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
-
-const magic = "SCOP-SPOOL 1\n"
 
 // ErrNotFound is returned when a message ID is not in the queue.
 var ErrNotFound = errors.New("spool: no such message")
@@ -50,8 +55,8 @@ type Envelope struct {
 	Spam string `json:"spam,omitempty"`
 }
 
-// State is a message's delivery progress, rewritten atomically after every
-// attempt so a restart neither loses nor repeats a recipient.
+// State is a message's delivery progress, recorded after every attempt so
+// a restart neither loses nor repeats a recipient.
 type State struct {
 	Attempts    int               `json:"attempts"`
 	NextAttempt time.Time         `json:"next_attempt"`
@@ -83,48 +88,62 @@ type Item struct {
 	Dead     bool
 }
 
-// Spool is a directory of messages. Its methods are safe for concurrent use.
-type Spool struct {
-	dir     string
-	log     *slog.Logger
-	queue   *dirSyncer
-	notify  chan struct{}
-	mu      sync.Mutex
-	pending map[string]time.Time // id -> next attempt
+// entry locates a pending message in the journal.
+type entry struct {
+	env      Envelope
+	state    State
+	seg      uint64
+	off, len int64 // of the message bytes within the segment
 }
 
-// Open creates or opens the spool at dir and removes unacknowledged
-// partial writes left by a crash.
+// Spool is a journal of messages. Its methods are safe for concurrent use.
+type Spool struct {
+	dir    string
+	log    *slog.Logger
+	notify chan struct{}
+	// SegmentBytes is the size past which a new segment is started.
+	SegmentBytes int64
+
+	mu       sync.Mutex
+	active   *os.File
+	seq      uint64
+	size     int64
+	live     map[uint64]int // segment -> pending messages
+	entries  map[string]*entry
+	syncCond *sync.Cond
+	written  uint64 // records written
+	synced   uint64 // records known durable
+	syncing  bool
+	syncErr  error
+}
+
+// Open opens (creating) the spool at dir and replays its journal.
 func Open(dir string, log *slog.Logger) (*Spool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	for _, sub := range []string{"tmp", "queue", "dead"} {
+	for _, sub := range []string{"journal", "dead"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("spool: create %s: %w", sub, err)
 		}
 	}
-	tmps, err := os.ReadDir(filepath.Join(dir, "tmp"))
-	if err != nil {
-		return nil, fmt.Errorf("spool: read tmp: %w", err)
-	}
-	for _, e := range tmps {
-		os.Remove(filepath.Join(dir, "tmp", e.Name()))
-	}
-	s := &Spool{
-		dir:     dir,
-		log:     log,
-		queue:   &dirSyncer{path: filepath.Join(dir, "queue")},
-		notify:  make(chan struct{}, 1),
-		pending: map[string]time.Time{},
-	}
-	s.queue.cond = sync.NewCond(&s.queue.mu)
-	items, err := s.list("queue")
+	s := &Spool{dir: dir, log: log, notify: make(chan struct{}, 1), SegmentBytes: 64 << 20,
+		live: map[uint64]int{}, entries: map[string]*entry{}}
+	s.syncCond = sync.NewCond(&s.mu)
+	segs, err := s.segments()
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range items {
-		s.pending[it.Envelope.ID] = it.State.NextAttempt
+	for i, seg := range segs {
+		if err := s.replay(seg, i == len(segs)-1); err != nil {
+			return nil, err
+		}
+	}
+	if len(segs) > 0 {
+		s.seq = segs[len(segs)-1]
+	}
+	if err := s.rotate(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -139,9 +158,218 @@ func NewID() string {
 	return fmt.Sprintf("%016x-%s", time.Now().UnixNano(), hex.EncodeToString(b[:]))
 }
 
+func (s *Spool) segPath(seq uint64) string {
+	return filepath.Join(s.dir, "journal", fmt.Sprintf("%016d.log", seq))
+}
+
+func (s *Spool) segments() ([]uint64, error) {
+	es, err := os.ReadDir(filepath.Join(s.dir, "journal"))
+	if err != nil {
+		return nil, fmt.Errorf("spool: read journal: %w", err)
+	}
+	var out []uint64
+	for _, e := range es {
+		n, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseUint(n, 10, 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// Record kinds.
+const (
+	recMessage = 'M' // envelope length (4) + envelope JSON + message
+	recState   = 'S' // id + "\n" + state JSON
+	recDone    = 'D' // id
+)
+
+const recHeader = 9 // kind (1) + payload length (4) + CRC-32C of payload (4)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// replay applies one segment's records to the index. A bad or torn record
+// ends the segment: in the last one it is a write that was never
+// acknowledged; elsewhere it is damage, reported and skipped.
+func (s *Spool) replay(seq uint64, last bool) error {
+	f, err := os.Open(s.segPath(seq))
+	if err != nil {
+		return fmt.Errorf("spool: open segment: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	var off int64
+	s.live[seq] += 0
+	for {
+		var h [recHeader]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			if err != io.EOF && !last {
+				s.log.Warn("spool: truncated segment", "segment", seq, "offset", off)
+			}
+			return nil
+		}
+		n := int64(binary.BigEndian.Uint32(h[1:5]))
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(h[5:9]) {
+			if !last {
+				s.log.Warn("spool: damaged record; rest of segment skipped", "segment", seq, "offset", off)
+			}
+			return nil
+		}
+		switch h[0] {
+		case recMessage:
+			if len(payload) < 4 {
+				break
+			}
+			el := int64(binary.BigEndian.Uint32(payload[:4]))
+			if 4+el > n {
+				break
+			}
+			var env Envelope
+			if json.Unmarshal(payload[4:4+el], &env) != nil {
+				break
+			}
+			s.entries[env.ID] = &entry{env: env, seg: seq, off: off + recHeader + 4 + el, len: n - 4 - el}
+			s.live[seq]++
+		case recState:
+			id, js, ok := bytes.Cut(payload, []byte("\n"))
+			if e := s.entries[string(id)]; ok && e != nil {
+				var st State
+				if json.Unmarshal(js, &st) == nil {
+					e.state = st
+				}
+			}
+		case recDone:
+			if e := s.entries[string(payload)]; e != nil {
+				delete(s.entries, string(payload))
+				s.live[e.seg]--
+			}
+		}
+		off += recHeader + n
+	}
+}
+
+// rotate starts a new segment; the caller holds s.mu (or is Open).
+func (s *Spool) rotate() error {
+	for s.syncing {
+		s.syncCond.Wait()
+	}
+	if s.active != nil {
+		if err := s.active.Sync(); err != nil {
+			return fmt.Errorf("spool: sync segment: %w", err)
+		}
+		s.active.Close()
+		s.synced = s.written
+	}
+	s.seq++
+	f, err := os.OpenFile(s.segPath(s.seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: new segment: %w", err)
+	}
+	if err := syncDir(filepath.Join(s.dir, "journal")); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: new segment: %w", err)
+	}
+	s.active, s.size = f, 0
+	s.live[s.seq] += 0
+	s.gc()
+	return nil
+}
+
+// gc deletes the oldest segments while none of their messages is pending.
+// Only a prefix is deleted: a later segment's done and state records may
+// refer to messages in earlier ones, never the other way round, so
+// deleting in order never resurrects a message at replay. The caller
+// holds s.mu.
+func (s *Spool) gc() {
+	segs := make([]uint64, 0, len(s.live))
+	for seq := range s.live {
+		segs = append(segs, seq)
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
+	for _, seq := range segs {
+		if seq == s.seq || s.live[seq] > 0 {
+			return
+		}
+		if err := os.Remove(s.segPath(seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("spool: remove segment", "segment", seq, "err", err)
+			return
+		}
+		delete(s.live, seq)
+	}
+}
+
+// appendRecord writes one record to the active segment and returns its
+// ticket for commit and the offset of its payload. The caller holds s.mu.
+func (s *Spool) appendRecord(kind byte, parts ...[]byte) (ticket uint64, payloadOff int64, err error) {
+	if s.size >= s.SegmentBytes {
+		if err := s.rotate(); err != nil {
+			return 0, 0, err
+		}
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > 1<<31 {
+		return 0, 0, errors.New("spool: record too large")
+	}
+	buf := make([]byte, recHeader, recHeader+n)
+	buf[0] = kind
+	binary.BigEndian.PutUint32(buf[1:5], uint32(n))
+	crc := uint32(0)
+	for _, p := range parts {
+		crc = crc32.Update(crc, crcTable, p)
+		buf = append(buf, p...)
+	}
+	binary.BigEndian.PutUint32(buf[5:9], crc)
+	if _, err := s.active.Write(buf); err != nil {
+		// The segment may now end in a torn record: start a fresh one so
+		// later records stay readable.
+		s.rotate()
+		return 0, 0, fmt.Errorf("spool: append: %w", err)
+	}
+	payloadOff = s.size + recHeader
+	s.size += int64(len(buf))
+	s.written++
+	return s.written, payloadOff, nil
+}
+
+// commit waits until record ticket is durable. Concurrent callers share
+// one fsync: whoever finds no sync running syncs everything written so
+// far; the others wait for a sync that started after their write.
+// The caller holds s.mu.
+func (s *Spool) commit(ticket uint64) error {
+	for s.synced < ticket {
+		if s.syncing {
+			s.syncCond.Wait()
+			continue
+		}
+		s.syncing = true
+		target, f := s.written, s.active
+		s.mu.Unlock()
+		err := f.Sync()
+		s.mu.Lock()
+		s.syncing = false
+		if err == nil && target > s.synced {
+			s.synced = target
+		}
+		s.syncErr = err
+		s.syncCond.Broadcast()
+		if err != nil {
+			return fmt.Errorf("spool: fsync: %w", err)
+		}
+	}
+	return nil
+}
+
 // Enqueue stores the message made of parts (header lines to prepend, then
-// the received data) under env and returns once it is durable: the file
-// and the queue directory are fsync'd. env.ID is set if empty.
+// the received data) under env and returns once it is durable. env.ID is
+// set if empty.
 func (s *Spool) Enqueue(env *Envelope, parts ...[]byte) error {
 	if env.ID == "" {
 		env.ID = NewID()
@@ -152,42 +380,31 @@ func (s *Spool) Enqueue(env *Envelope, parts ...[]byte) error {
 	if env.Received.IsZero() {
 		env.Received = time.Now().UTC()
 	}
-	hdr, err := json.Marshal(env)
+	ej, err := json.Marshal(env)
 	if err != nil {
 		return fmt.Errorf("spool: encode envelope: %w", err)
 	}
-	tmp := filepath.Join(s.dir, "tmp", env.ID)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: create %s: %w", env.ID, err)
-	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	w.WriteString(magic)
-	w.Write(hdr)
-	w.WriteByte('\n')
+	var el [4]byte
+	binary.BigEndian.PutUint32(el[:], uint32(len(ej)))
+	size := int64(0)
 	for _, p := range parts {
-		w.Write(p)
-	}
-	err = w.Flush()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, "queue", env.ID+".msg"))
-	}
-	if err == nil {
-		err = s.queue.Sync()
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("spool: write %s: %w", env.ID, err)
+		size += int64(len(p))
 	}
 	s.mu.Lock()
-	s.pending[env.ID] = time.Time{}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if _, dup := s.entries[env.ID]; dup {
+		return fmt.Errorf("spool: duplicate id %s", env.ID)
+	}
+	ticket, off, err := s.appendRecord(recMessage, append([][]byte{el[:], ej}, parts...)...)
+	if err != nil {
+		return err
+	}
+	seg := s.seq
+	if err := s.commit(ticket); err != nil {
+		return err
+	}
+	s.entries[env.ID] = &entry{env: *env, seg: seg, off: off + 4 + int64(len(ej)), len: size}
+	s.live[seg]++
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -198,113 +415,104 @@ func (s *Spool) Enqueue(env *Envelope, parts ...[]byte) error {
 // Open returns the envelope and a reader of the message of queued id; the
 // caller closes the reader.
 func (s *Spool) Open(id string) (*Envelope, io.ReadCloser, error) {
-	return openMsg(filepath.Join(s.dir, "queue", id+".msg"))
-}
-
-func openMsg(path string) (*Envelope, io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, ErrNotFound
-		}
-		return nil, nil, fmt.Errorf("spool: open: %w", err)
+	s.mu.Lock()
+	e := s.entries[id]
+	var env Envelope
+	if e != nil {
+		env = e.env
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	env, err := readEnvelope(br)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("spool: %s: %w", filepath.Base(path), err)
+	s.mu.Unlock()
+	if e == nil {
+		return nil, nil, ErrNotFound
 	}
-	return env, struct {
+	f, err := os.Open(s.segPath(e.seg))
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: open %s: %w", id, err)
+	}
+	return &env, struct {
 		io.Reader
 		io.Closer
-	}{br, f}, nil
-}
-
-func readEnvelope(br *bufio.Reader) (*Envelope, error) {
-	m, err := br.ReadString('\n')
-	if err != nil || m != magic {
-		return nil, errors.New("bad spool file header")
-	}
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		return nil, fmt.Errorf("read envelope: %w", err)
-	}
-	var env Envelope
-	if err := json.Unmarshal(line, &env); err != nil {
-		return nil, fmt.Errorf("decode envelope: %w", err)
-	}
-	return &env, nil
+	}{io.NewSectionReader(f, e.off, e.len), f}, nil
 }
 
 // State returns the delivery state of queued id (zero if never attempted).
 func (s *Spool) State(id string) (State, error) {
-	return readState(filepath.Join(s.dir, "queue", id+".st"))
-}
-
-func readState(path string) (State, error) {
-	var st State
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[id]
+	if e == nil {
+		return State{}, ErrNotFound
 	}
-	if err != nil {
-		return st, fmt.Errorf("spool: read state: %w", err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("spool: decode state %s: %w", filepath.Base(path), err)
-	}
-	return st, nil
+	return e.state, nil
 }
 
 // SaveState durably records the delivery state of queued id.
 func (s *Spool) SaveState(id string, st State) error {
-	if err := s.writeState(filepath.Join(s.dir, "queue"), id, st); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if _, ok := s.pending[id]; ok {
-		s.pending[id] = st.NextAttempt
-	}
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *Spool) writeState(dir, id string, st State) error {
-	b, err := json.Marshal(st)
+	js, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("spool: encode state: %w", err)
 	}
-	tmp := filepath.Join(s.dir, "tmp", id+".st")
-	if err := writeFileSync(tmp, b); err != nil {
-		return fmt.Errorf("spool: write state %s: %w", id, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[id]
+	if e == nil {
+		return ErrNotFound
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, id+".st")); err != nil {
-		return fmt.Errorf("spool: write state %s: %w", id, err)
+	ticket, _, err := s.appendRecord(recState, []byte(id), []byte("\n"), js)
+	if err != nil {
+		return err
 	}
-	return syncDir(dir)
+	if err := s.commit(ticket); err != nil {
+		return err
+	}
+	e.state = st
+	return nil
 }
 
 // Remove deletes queued id once every recipient has a final result.
 func (s *Spool) Remove(id string) error {
-	q := filepath.Join(s.dir, "queue")
-	if err := os.Remove(filepath.Join(q, id+".msg")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("spool: remove %s: %w", id, err)
-	}
-	os.Remove(filepath.Join(q, id+".st"))
 	s.mu.Lock()
-	delete(s.pending, id)
-	s.mu.Unlock()
-	return s.queue.Sync()
+	defer s.mu.Unlock()
+	e := s.entries[id]
+	if e == nil {
+		return nil
+	}
+	ticket, _, err := s.appendRecord(recDone, []byte(id))
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ticket); err != nil {
+		return err
+	}
+	delete(s.entries, id)
+	s.live[e.seg]--
+	s.gc()
+	return nil
 }
 
 // Bury moves queued id to the dead letters with its final state.
 func (s *Spool) Bury(id string, st State) error {
-	dead := filepath.Join(s.dir, "dead")
-	if err := s.writeState(dead, id, st); err != nil {
+	env, rc, err := s.Open(id)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(s.dir, "queue", id+".msg"), filepath.Join(dead, id+".msg")); err != nil {
+	msg, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("spool: bury %s: %w", id, err)
+	}
+	dead := filepath.Join(s.dir, "dead")
+	ej, _ := json.Marshal(env)
+	sj, _ := json.Marshal(st)
+	var b bytes.Buffer
+	b.WriteString(deadMagic)
+	b.Write(ej)
+	b.WriteByte('\n')
+	b.Write(msg)
+	if err := writeFileSync(filepath.Join(dead, id+".st"), sj); err != nil {
+		return fmt.Errorf("spool: bury %s: %w", id, err)
+	}
+	if err := writeFileSync(filepath.Join(dead, id+".msg"), b.Bytes()); err != nil {
 		return fmt.Errorf("spool: bury %s: %w", id, err)
 	}
 	if err := syncDir(dead); err != nil {
@@ -318,7 +526,8 @@ func (s *Spool) Bury(id string, st State) error {
 func (s *Spool) Due(now time.Time) (ids []string, next time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, t := range s.pending {
+	for id, e := range s.entries {
+		t := e.state.NextAttempt
 		if !t.After(now) {
 			ids = append(ids, id)
 		} else if next.IsZero() || t.Before(next) {
@@ -334,47 +543,71 @@ func (s *Spool) Notify() <-chan struct{} { return s.notify }
 
 // List returns the queued messages, then the dead letters, oldest first.
 func (s *Spool) List() ([]Item, error) {
-	q, err := s.list("queue")
+	s.mu.Lock()
+	var items []Item
+	for _, e := range s.entries {
+		items = append(items, Item{Envelope: e.env, State: e.state, Size: e.len})
+	}
+	s.mu.Unlock()
+	sort.Slice(items, func(i, j int) bool { return items[i].Envelope.ID < items[j].Envelope.ID })
+	dead, err := s.listDead()
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.list("dead")
-	if err != nil {
-		return nil, err
-	}
-	return append(q, d...), nil
+	return append(items, dead...), nil
 }
 
-func (s *Spool) list(sub string) ([]Item, error) {
-	dir := filepath.Join(s.dir, sub)
-	entries, err := os.ReadDir(dir)
+// Close syncs and closes the active segment.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active == nil {
+		return nil
+	}
+	err := s.active.Sync()
+	if cerr := s.active.Close(); err == nil {
+		err = cerr
+	}
+	s.active = nil
+	return err
+}
+
+const deadMagic = "SCOP-DEAD 1\n"
+
+func (s *Spool) listDead() ([]Item, error) {
+	dir := filepath.Join(s.dir, "dead")
+	es, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("spool: list %s: %w", sub, err)
+		return nil, fmt.Errorf("spool: list dead: %w", err)
 	}
 	var items []Item
-	for _, e := range entries {
+	for _, e := range es {
 		id, ok := strings.CutSuffix(e.Name(), ".msg")
 		if !ok {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		env, rc, err := openMsg(path)
+		f, err := os.Open(filepath.Join(dir, e.Name()))
 		if err != nil {
-			// A .msg is renamed into place only when complete, so this
-			// is outside damage: keep the file, skip it, say so.
-			s.log.Warn("spool: unreadable message", "file", path, "err", err)
 			continue
 		}
-		rc.Close()
-		st, err := readState(filepath.Join(dir, id+".st"))
-		if err != nil {
-			s.log.Warn("spool: unreadable state", "id", id, "err", err)
+		br := bufio.NewReader(f)
+		m, _ := br.ReadString('\n')
+		line, _ := br.ReadBytes('\n')
+		f.Close()
+		var env Envelope
+		if m != deadMagic || json.Unmarshal(line, &env) != nil {
+			s.log.Warn("spool: unreadable dead letter", "file", e.Name())
+			continue
+		}
+		var st State
+		if b, err := os.ReadFile(filepath.Join(dir, id+".st")); err == nil {
+			json.Unmarshal(b, &st)
 		}
 		var size int64
 		if fi, err := e.Info(); err == nil {
 			size = fi.Size()
 		}
-		items = append(items, Item{Envelope: *env, State: st, Size: size, Dead: sub == "dead"})
+		items = append(items, Item{Envelope: env, State: st, Size: size, Dead: true})
 	}
 	return items, nil
 }
@@ -396,7 +629,7 @@ func writeFileSync(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, bytes.NewReader(b))
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -416,40 +649,4 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-// dirSyncer fsyncs one directory for many concurrent writers: a caller
-// whose rename happened before it asked waits for a sync that started
-// after it asked, so concurrent enqueues share one directory fsync.
-type dirSyncer struct {
-	path    string
-	mu      sync.Mutex
-	cond    *sync.Cond
-	asked   uint64
-	done    uint64
-	running bool
-	err     error
-}
-
-func (d *dirSyncer) Sync() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.asked++
-	ticket := d.asked
-	for d.done < ticket {
-		if d.running {
-			d.cond.Wait()
-			continue
-		}
-		d.running = true
-		target := d.asked
-		d.mu.Unlock()
-		err := syncDir(d.path)
-		d.mu.Lock()
-		d.running = false
-		d.done = target
-		d.err = err
-		d.cond.Broadcast()
-	}
-	return d.err
 }

@@ -33,33 +33,95 @@ func TestEnqueueSurvivesReopen(t *testing.T) {
 	if err := s.Enqueue(env, []byte("X-Added: 1\r\n"), []byte("Subject: hi\r\n\r\nbody\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	// A crash mid-write leaves a tmp file that must vanish at Open.
-	os.WriteFile(filepath.Join(dir, "tmp", "partial"), []byte("junk"), 0o600)
+	gone := &Envelope{From: "a@example.org", To: []string{"x@example.com"}}
+	s.Enqueue(gone, []byte("Subject: gone\r\n\r\n"))
+	if err := s.Remove(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	st := State{Attempts: 2, LastError: "451 later", Delivered: map[string]string{"z@example.com": "ok"}}
+	if err := s.SaveState(env.ID, st); err != nil {
+		t.Fatal(err)
+	}
+	// A crash mid-append leaves a torn record: it was never acknowledged
+	// and must be ignored at replay.
+	segs, _ := s.segments()
+	f, _ := os.OpenFile(s.segPath(segs[len(segs)-1]), os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte{'M', 0, 0, 1, 0, 1, 2})
+	f.Close()
+
 	s2, err := Open(dir, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "tmp", "partial")); !os.IsNotExist(err) {
-		t.Errorf("tmp/partial still there: %v", err)
-	}
 	items, err := s2.List()
 	if err != nil || len(items) != 1 {
-		t.Fatalf("List() = %v, %v; want 1 item", items, err)
+		t.Fatalf("List() = %+v, %v; want 1 item", items, err)
+	}
+	if items[0].State.Attempts != 2 || items[0].State.Delivered["z@example.com"] != "ok" {
+		t.Errorf("state after reopen = %+v", items[0].State)
 	}
 	got, rc, err := s2.Open(env.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
 	b, _ := io.ReadAll(rc)
+	rc.Close()
 	if want := "X-Added: 1\r\nSubject: hi\r\n\r\nbody\r\n"; string(b) != want {
 		t.Errorf("body = %q, want %q", b, want)
 	}
 	if got.From != env.From || len(got.To) != 1 || got.To[0] != "bob@example.com" {
 		t.Errorf("envelope = %+v", got)
 	}
-	if ids, _ := s2.Due(time.Now()); len(ids) != 1 {
-		t.Errorf("Due() = %v, want the message", ids)
+	// Messages written after a torn record (new segment) survive too.
+	third := &Envelope{From: "a@example.org", To: []string{"c@example.com"}}
+	if err := s2.Enqueue(third, []byte("Subject: 3\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := s3.List(); len(items) != 2 {
+		t.Errorf("after second reopen: %d items, want 2", len(items))
+	}
+	if _, _, err := s3.Open(gone.ID); err != ErrNotFound {
+		t.Errorf("removed message: Open = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSegmentsCollected(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SegmentBytes = 2000
+	var ids []string
+	for range 20 {
+		env := &Envelope{From: "a@b.test", To: []string{"c@d.test"}}
+		if err := s.Enqueue(env, bytes.Repeat([]byte("x"), 500)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, env.ID)
+	}
+	segs, _ := s.segments()
+	if len(segs) < 4 {
+		t.Fatalf("%d segments, want rotation", len(segs))
+	}
+	// Removing a later message first must not let its segment go while
+	// an earlier one holds a pending message.
+	for _, id := range ids[10:] {
+		s.Remove(id)
+	}
+	for _, id := range ids[:10] {
+		s.Remove(id)
+	}
+	if segs, _ := s.segments(); len(segs) != 1 {
+		t.Errorf("%d segments left after removing everything, want the active one", len(segs))
+	}
+	s2, _ := Open(dir, testLog(t))
+	if items, _ := s2.List(); len(items) != 0 {
+		t.Errorf("%d messages resurrected", len(items))
 	}
 }
 
