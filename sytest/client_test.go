@@ -353,7 +353,14 @@ type Sync struct {
 	AccountData struct {
 		Events Events `json:"events"`
 	} `json:"account_data"`
-	Rooms struct {
+	Presence struct {
+		Events Events `json:"events"`
+	} `json:"presence"`
+	ToDevice struct {
+		Events Events `json:"events"`
+	} `json:"to_device"`
+	OneTimeKeysCount map[string]any `json:"device_one_time_keys_count"`
+	Rooms            struct {
 		Join   map[string]JoinedRoom `json:"join"`
 		Invite map[string]struct {
 			InviteState struct {
@@ -381,7 +388,8 @@ type JoinedRoom struct {
 	Ephemeral struct {
 		Events Events `json:"events"`
 	} `json:"ephemeral"`
-	Summary map[string]any `json:"summary"`
+	Summary             map[string]any `json:"summary"`
+	UnreadNotifications map[string]any `json:"unread_notifications"`
 }
 
 // Timeline is a room's timeline section.

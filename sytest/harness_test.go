@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -355,10 +356,27 @@ func autoReason(msg string) string {
 			if j := strings.Index(req, ": "); j >= 0 {
 				req = req[j+2:]
 			}
-			return req + " not served (M_UNRECOGNIZED)"
+			return genericPath(req) + " not served (M_UNRECOGNIZED)"
 		}
 	}
 	return msg
+}
+
+// genericPath replaces the IDs in "METHOD /path" with {id}, so a reason
+// does not name one run's rooms and users.
+func genericPath(req string) string {
+	method, path, _ := strings.Cut(req, " ")
+	path, _, _ = strings.Cut(path, "?")
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		if seg != "" && strings.ContainsAny(seg[:1], "!$@#") {
+			segs[i] = "{id}"
+		}
+	}
+	return method + " " + strings.Join(segs, "/")
 }
 
 type outcome int
