@@ -169,8 +169,9 @@ type Pipeline struct {
 // grow one message (and its stored state) without limit.
 const maxJobs = 200
 
-// Apply merges u into p and reports whether anything visible changed. Stale
-// updates lose: a lower attempt is ignored, and within one attempt a job's
+// Apply merges u into p and reports whether anything visible changed.
+// Descriptive fields come from pipeline-level reports when there are any.
+// Stale updates lose: a lower attempt is ignored, and within one attempt a job's
 // status only moves forward (queued → running → final), except that a new
 // job ID under the same name (a re-run) starts over.
 func (p *Pipeline) Apply(u Update) bool {
@@ -178,8 +179,13 @@ func (p *Pipeline) Apply(u Update) bool {
 		return false
 	}
 	changed := false
+	// A pipeline-level report (one with a pipeline status) describes the
+	// pipeline with authority; job reports only fill gaps, so that a
+	// workflow_job's bare workflow name cannot flip-flop with a
+	// workflow_run's "CI #412" and cause an edit each time.
+	authoritative := u.Status != ""
 	set := func(dst *string, v string) {
-		if v != "" && *dst != v {
+		if v != "" && *dst != v && (authoritative || *dst == "") {
 			*dst = v
 			changed = true
 		}

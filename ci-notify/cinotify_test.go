@@ -66,6 +66,25 @@ func TestPipelineApply(t *testing.T) {
 	}
 }
 
+func TestPipelineFieldsDoNotFlipFlop(t *testing.T) {
+	run := Update{Repo: "o/r", Pipeline: "1", PipelineName: "CI #412", Status: StatusRunning}
+	job := Update{Repo: "o/r", Pipeline: "1", PipelineName: "CI", Jobs: []Job{{Name: "a", Status: StatusRunning}}}
+	var p Pipeline
+	p.Apply(run)
+	p.Apply(job)
+	if p.Name != "CI #412" {
+		t.Errorf("Name = %q after a job report, want the run's %q", p.Name, "CI #412")
+	}
+	if p.Apply(job) || p.Apply(run) {
+		t.Error("repeating the reports changed the pipeline")
+	}
+	var q Pipeline
+	q.Apply(job)
+	if q.Name != "CI" {
+		t.Errorf("Name = %q from a lone job report, want %q", q.Name, "CI")
+	}
+}
+
 func TestParseStatus(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -457,3 +457,49 @@ func TestServeRestartResumes(t *testing.T) {
 		t.Errorf("room holds %d pipeline messages, want 1", len(orig))
 	}
 }
+
+func TestTokenLoginAndPRThread(t *testing.T) {
+	needHomeserver(t)
+	bot, _ := newUser(t, "cibot")
+	alice, _ := newUser(t, "alice")
+	e := env{"CI_NOTIFY_HOMESERVER": hs.url, "CI_NOTIFY_TOKEN": bot.AccessToken, "CI_NOTIFY_STATE": t.TempDir()}
+	cfg := writeConfig(t, fmt.Sprintf("invite: [%q]\nthreads: pr\n", alice.UserID))
+	repo := fmt.Sprintf("tok/app%d", time.Now().UnixNano()%1e6)
+	for _, st := range []string{"running", "success"} {
+		if err := runCmd(t, e, "post", "--config", cfg, "--repo", repo, "--pipeline", "3", "--pr", "41", "--ref", "feature",
+			"--job", "build", "--status", st); err != nil {
+			t.Fatalf("post with an access token: %v", err)
+		}
+	}
+	joined, err := alice.JoinRoom(t.Context(), "#ci_"+strings.ReplaceAll(repo, "/", "_")+":localhost", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := alice.Messages(t.Context(), joined.RoomID, "", "", mautrix.DirectionBackward, nil, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, msg *event.Event
+	for _, ev := range resp.Chunk {
+		if ev.Type != event.EventMessage || ev.Sender != bot.UserID {
+			continue
+		}
+		_ = ev.Content.ParseRaw(ev.Type)
+		switch b := ev.Content.AsMessage().Body; {
+		case strings.HasPrefix(b, "🧵"):
+			root = ev
+		case !isEdit(ev):
+			msg = ev
+		}
+	}
+	if root == nil || msg == nil {
+		t.Fatalf("want a thread root and a message, got root %v message %v", root, msg)
+	}
+	if !strings.Contains(root.Content.AsMessage().Body, "pull request #41") {
+		t.Errorf("thread root %q, want it to name the pull request", root.Content.AsMessage().Body)
+	}
+	rel := msg.Content.AsMessage().RelatesTo
+	if rel == nil || rel.Type != event.RelThread || rel.EventID != root.ID {
+		t.Errorf("message relation %+v, want m.thread on %s", rel, root.ID)
+	}
+}
