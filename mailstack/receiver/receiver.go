@@ -183,6 +183,9 @@ func (r *Receiver) Close(ctx context.Context) error {
 		r.cancel()
 	}
 	r.wg.Wait()
+	if cerr := r.Spool.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := r.closeDB(); err == nil {
 		err = cerr
 	}

@@ -38,6 +38,8 @@ import (
 	"time"
 )
 
+var errClosed = errors.New("spool: closed")
+
 // ErrNotFound is returned when a message ID is not in the queue.
 var ErrNotFound = errors.New("spool: no such message")
 
@@ -306,6 +308,9 @@ func (s *Spool) gc() {
 // appendRecord writes one record to the active segment and returns its
 // ticket for commit and the offset of its payload. The caller holds s.mu.
 func (s *Spool) appendRecord(kind byte, parts ...[]byte) (ticket uint64, payloadOff int64, err error) {
+	if s.active == nil {
+		return 0, 0, errClosed
+	}
 	if s.size >= s.SegmentBytes {
 		if err := s.rotate(); err != nil {
 			return 0, 0, err
