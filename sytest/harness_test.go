@@ -289,25 +289,34 @@ func findRepoRoot() (string, error) {
 	}
 }
 
-// readExpected parses expected-failures.txt: "TestArea/Name  reason" per
-// line, # comments.
+// readExpected reads expected-failures.txt; a missing file is an empty list.
 func readExpected(path string) (map[string]string, error) {
-	m := map[string]string{}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
+		return map[string]string{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	for i, line := range strings.Split(string(b), "\n") {
+	m, err := parseExpected(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s:%w", path, err)
+	}
+	return m, nil
+}
+
+// parseExpected parses "TestArea/Name reason" lines; blank lines and
+// # comments are skipped.
+func parseExpected(text string) (map[string]string, error) {
+	m := map[string]string{}
+	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		name, reason, _ := strings.Cut(line, " ")
 		if !strings.HasPrefix(name, "Test") || !strings.Contains(name, "/") {
-			return nil, fmt.Errorf("%s:%d: want \"TestArea/Name reason\", got %q", path, i+1, line)
+			return nil, fmt.Errorf("%d: want \"TestArea/Name reason\", got %q", i+1, line)
 		}
 		m[name] = strings.TrimSpace(reason)
 	}
