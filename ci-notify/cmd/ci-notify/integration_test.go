@@ -503,3 +503,49 @@ func TestTokenLoginAndPRThread(t *testing.T) {
 		t.Errorf("message relation %+v, want m.thread on %s", rel, root.ID)
 	}
 }
+
+// TestParallelPosts runs several `post` commands at once on one state
+// directory, as parallel CI jobs on one runner would: one message, every job
+// in its final version.
+func TestParallelPosts(t *testing.T) {
+	needHomeserver(t)
+	e, bot := botEnv(t)
+	alice, _ := newUser(t, "alice")
+	cfg := writeConfig(t, fmt.Sprintf("invite: [%q]\n", alice.UserID))
+	repo := fmt.Sprintf("par/app%d", time.Now().UnixNano()%1e6)
+	// One post first, so that the session exists (parallel first logins
+	// would each make a device).
+	if err := runCmd(t, e, "post", "--config", cfg, "--repo", repo, "--pipeline", "1", "--status", "running"); err != nil {
+		t.Fatal(err)
+	}
+	const jobs = 5
+	errs := make(chan error, jobs)
+	for i := range jobs {
+		go func() {
+			errs <- runCmd(t, e, "post", "--config", cfg, "--repo", repo, "--pipeline", "1",
+				"--job", fmt.Sprintf("job%d", i), "--status", "success")
+		}()
+	}
+	for range jobs {
+		if err := <-errs; err != nil {
+			t.Errorf("parallel post: %v", err)
+		}
+	}
+	joined, err := alice.JoinRoom(t.Context(), "#ci_"+strings.ReplaceAll(repo, "/", "_")+":localhost", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, edits := originals(t, alice, joined.RoomID, bot.UserID)
+	if len(orig) != 1 {
+		t.Fatalf("room holds %d pipeline messages, want 1", len(orig))
+	}
+	if len(edits) == 0 {
+		t.Fatal("no edits")
+	}
+	latest := edits[0].Content.AsMessage().NewContent.Body // /messages is newest first
+	for i := range jobs {
+		if !strings.Contains(latest, fmt.Sprintf("✅ job%d", i)) {
+			t.Errorf("latest edit lacks job%d:\n%s", i, latest)
+		}
+	}
+}
