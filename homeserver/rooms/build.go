@@ -168,6 +168,13 @@ func (s *Service) submitLocked(r *room, b *storage.Batch, evs []*Event, extra fu
 // are durable. On a build error nothing is written, but events already
 // applied to the build view are rolled back by invalidating the room.
 func (s *Service) sendEvents(ctx context.Context, roomID string, ps ...proto) ([]*Event, error) {
+	s.commit.building.Add(1)
+	building := true
+	defer func() {
+		if building {
+			s.commit.building.Add(-1)
+		}
+	}()
 	r, err := s.lockRoom(ctx, roomID)
 	if err != nil {
 		if errors.Is(err, errNoRoom) {
@@ -195,6 +202,8 @@ func (s *Service) sendEvents(ctx context.Context, roomID string, ps ...proto) ([
 	}
 	done := s.submitLocked(r, b, evs, nil)
 	r.mu.Unlock()
+	s.commit.building.Add(-1)
+	building = false
 	if err := wait(ctx, done); err != nil {
 		return nil, err
 	}

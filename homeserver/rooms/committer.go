@@ -3,10 +3,15 @@ package rooms
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"scop/homeserver/storage"
 )
+
+// gatherWait bounds how long a commit waits for requests still being
+// built to join it.
+const gatherWait = time.Millisecond
 
 // maxBatch bounds how many submissions one transaction merges, so a
 // flood of writers still gets regular acknowledgements.
@@ -28,12 +33,19 @@ type submission struct {
 // acknowledges. Positions are therefore increasing in commit order, which
 // is what lets a sync token never skip or repeat an event.
 type committer struct {
-	db       storage.RoomsDB
-	queue    chan *submission
-	pos      int64 // last assigned stream position; committer goroutine only
-	notify   *notifier
-	onFail   func(error)
-	observe  func(int)
+	db      storage.RoomsDB
+	queue   chan *submission
+	pos     int64 // last assigned stream position; committer goroutine only
+	notify  *notifier
+	onFail  func(error)
+	observe func(int)
+	// building counts requests between entering the service and
+	// submitting: the committer waits briefly for them so that writers
+	// arriving together share one fsync instead of alternating.
+	building atomic.Int64
+	recent   [8]int // sizes of the last commits (committer goroutine only)
+	recentAt int
+	lastDur  time.Duration // duration of the last commit
 	stopOnce sync.Once
 	stopped  chan struct{}
 }
@@ -78,6 +90,16 @@ func (c *committer) run() {
 			return
 		}
 		subs = append(subs[:0], first)
+		// Writers that arrived together recently are likely to arrive
+		// together again: wait a little (at most half a commit's
+		// duration) for as many as the recent peak, or for requests
+		// still being built, so they share one fsync instead of
+		// alternating between two half-full commits.
+		target := 0
+		for _, n := range c.recent {
+			target = max(target, n)
+		}
+		var deadline *time.Timer
 	drain:
 		for len(subs) < maxBatch {
 			select {
@@ -86,11 +108,33 @@ func (c *committer) run() {
 					break drain
 				}
 				subs = append(subs, s)
+				continue
 			default:
+			}
+			if len(subs) >= target && c.building.Load() == 0 {
+				break
+			}
+			if deadline == nil {
+				deadline = time.NewTimer(min(gatherWait, c.lastDur/2))
+			}
+			select {
+			case s, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				subs = append(subs, s)
+			case <-deadline.C:
 				break drain
 			}
 		}
+		if deadline != nil {
+			deadline.Stop()
+		}
+		c.recent[c.recentAt] = len(subs)
+		c.recentAt = (c.recentAt + 1) % len(c.recent)
+		start := time.Now()
 		c.commit(subs)
+		c.lastDur = time.Since(start)
 	}
 }
 
