@@ -138,6 +138,19 @@ func (cl *Client) Do(method, path string, body any) *Resp {
 
 // DoHeaders is Do with extra request headers.
 func (cl *Client) DoHeaders(method, path string, body any, hdr map[string]string) *Resp {
+	r, err := cl.try(method, path, body, hdr)
+	if err != nil {
+		cl.c.Fatalf("%v", err)
+	}
+	if r.Status >= 500 {
+		cl.c.Errorf("server error: %s", r)
+	}
+	return r
+}
+
+// try sends a request and returns transport errors instead of failing the
+// test (for requests racing a server crash).
+func (cl *Client) try(method, path string, body any, hdr map[string]string) (*Resp, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -148,13 +161,13 @@ func (cl *Client) DoHeaders(method, path string, body any, hdr map[string]string
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			cl.c.Fatalf("marshal request: %v", err)
+			return nil, fmt.Errorf("marshal request: %w", err)
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequestWithContext(cl.c.Context(), method, baseURL+path, rd)
+	req, err := http.NewRequestWithContext(cl.c.Context(), method, cl.c.baseURL()+path, rd)
 	if err != nil {
-		cl.c.Fatalf("new request %s %s: %v", method, path, err)
+		return nil, fmt.Errorf("new request %s %s: %w", method, path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -168,19 +181,16 @@ func (cl *Client) DoHeaders(method, path string, body any, hdr map[string]string
 	desc := method + " " + path
 	res, err := httpClient.Do(req)
 	if err != nil {
-		cl.c.Fatalf("%s: %v", desc, err)
+		return nil, fmt.Errorf("%s: %w", desc, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		cl.c.Fatalf("%s: reading body: %v", desc, err)
+		return nil, fmt.Errorf("%s: reading body: %w", desc, err)
 	}
 	r := &Resp{Status: res.StatusCode, Header: res.Header, Body: b, desc: desc}
 	_ = json.Unmarshal(b, &r.JSON)
-	if r.Status >= 500 {
-		cl.c.Errorf("server error: %s", r)
-	}
-	return r
+	return r, nil
 }
 
 // Must sends a request and fails the test unless it answers 200; it

@@ -50,26 +50,32 @@ func TestMain(m *testing.M) {
 		url = os.Getenv("SYTEST_URL")
 	}
 	var srv *server
+	var tmp string
 	if url == "" {
 		var err error
-		srv, err = startScop()
+		tmp, err = os.MkdirTemp("", "sytest-")
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "sytest: starting scop: %v\n", err)
-			if srv != nil {
-				srv.dumpLog(os.Stderr)
-				srv.stop()
-			}
+			fmt.Fprintf(os.Stderr, "sytest: temp dir: %v\n", err)
 			os.Exit(1)
+		}
+		fail := func(err error) {
+			fmt.Fprintf(os.Stderr, "sytest: starting scop: %v\n", err)
+			srv.dumpLog(os.Stderr)
+			os.RemoveAll(tmp)
+			os.Exit(1)
+		}
+		if scopBin, err = buildScop(tmp); err != nil {
+			fail(err)
+		}
+		if srv, err = launch(scopBin, filepath.Join(tmp, "data")); err != nil {
+			fail(err)
 		}
 		url = srv.url
 		applyExpected = true
-		exp, err := readExpected(expectedFile)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "sytest: %v\n", err)
-			srv.stop()
-			os.Exit(1)
+		if expected, err = readExpected(expectedFile); err != nil {
+			srv.kill()
+			fail(err)
 		}
-		expected = exp
 	}
 	baseURL = strings.TrimRight(url, "/")
 	code := m.Run()
@@ -83,7 +89,11 @@ func TestMain(m *testing.M) {
 		if code != 0 {
 			srv.dumpLog(os.Stderr)
 		}
-		srv.stop()
+		if err := srv.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "sytest: %v\n", err)
+			code = 1
+		}
+		os.RemoveAll(tmp)
 		if *flagWriteExp {
 			if err := writeExpected(expectedFile); err != nil {
 				fmt.Fprintf(os.Stderr, "sytest: %v\n", err)
@@ -132,10 +142,10 @@ func setDefaultParallel() {
 
 // server is a scop process started by the suite.
 type server struct {
-	dir string
-	url string
-	cmd *exec.Cmd
-	log *logBuffer
+	data string // data folder
+	url  string
+	cmd  *exec.Cmd
+	log  *logBuffer
 	// exited receives the process's exit once it is reaped.
 	exited chan error
 }
@@ -155,17 +165,17 @@ func (b *logBuffer) add(line string) {
 	}
 }
 
-func (s *server) dumpLog(w *os.File) {
-	if s.log == nil {
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+func (s *server) dumpLog(w io.Writer) {
+	if s == nil || s.log == nil {
 		return
 	}
-	s.log.mu.Lock()
-	defer s.log.mu.Unlock()
-	fmt.Fprintf(w, "---- last %d lines of scop stderr ----\n", len(s.log.lines))
-	for _, l := range s.log.lines {
-		fmt.Fprintln(w, l)
-	}
-	fmt.Fprintln(w, "---- end of scop stderr ----")
+	fmt.Fprintf(w, "---- scop stderr (last lines) ----\n%s\n---- end of scop stderr ----\n", s.log)
 }
 
 // minimalConfig is the contract with `scop serve`: keys left out take
@@ -178,38 +188,47 @@ client_api:
     enabled: false
 `
 
-// startScop builds cmd/scop from the enclosing module and starts it on a
-// fresh data directory, returning once it has written listen.json.
-func startScop() (*server, error) {
+// scopBin is the scop binary the suite built ("" against another server).
+var scopBin string
+
+// buildScop builds cmd/scop from the enclosing module into dir.
+func buildScop(dir string) (string, error) {
 	root, err := findRepoRoot()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	dir, err := os.MkdirTemp("", "sytest-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	s := &server{dir: dir, log: &logBuffer{}}
 	bin := filepath.Join(dir, "scop")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/scop")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return s, fmt.Errorf("go build ./cmd/scop: %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/scop: %w\n%s", err, out)
 	}
-	data := filepath.Join(dir, "data")
+	return bin, nil
+}
+
+// launch starts bin on data (writing the minimal config first if there is
+// none) and returns once it has written a fresh listen.json.
+func launch(bin, data string) (*server, error) {
+	s := &server{data: data, log: &logBuffer{}}
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return s, fmt.Errorf("data dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(data, "scop.yaml"), []byte(minimalConfig), 0o600); err != nil {
-		return s, fmt.Errorf("write config: %w", err)
+	cfg := filepath.Join(data, "scop.yaml")
+	if _, err := os.Stat(cfg); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(cfg, []byte(minimalConfig), 0o600); err != nil {
+			return s, fmt.Errorf("write config: %w", err)
+		}
+	}
+	listenFile := filepath.Join(data, "listen.json")
+	if err := os.Remove(listenFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return s, fmt.Errorf("remove stale listen.json: %w", err)
 	}
 	s.cmd = exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
-	s.cmd.Dir = dir
+	s.cmd.Dir = data
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		return s, fmt.Errorf("stderr pipe: %w", err)
 	}
-	s.cmd.Stdout = nil
 	if err := s.cmd.Start(); err != nil {
 		return s, fmt.Errorf("start scop: %w", err)
 	}
@@ -226,7 +245,6 @@ func startScop() (*server, error) {
 		}
 		exited <- s.cmd.Wait()
 	}()
-	listenFile := filepath.Join(data, "listen.json")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if b, err := os.ReadFile(listenFile); err == nil {
@@ -234,6 +252,7 @@ func startScop() (*server, error) {
 				Client string `json:"client"`
 			}
 			if err := json.Unmarshal(b, &l); err != nil || l.Client == "" {
+				s.kill()
 				return s, fmt.Errorf("listen.json %q: no client address (%v)", b, err)
 			}
 			s.url = "http://" + l.Client
@@ -246,27 +265,40 @@ func startScop() (*server, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
+			s.kill()
 			return s, errors.New("scop serve wrote no listen.json within 60s")
 		}
 	}
 }
 
-// stop sends SIGTERM, waits for a clean exit and removes the data.
-func (s *server) stop() {
-	if s.exited != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-s.exited:
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "sytest: scop exited after SIGTERM: %v\n", err)
-			}
-		case <-time.After(10 * time.Second):
-			fmt.Fprintln(os.Stderr, "sytest: scop did not exit 10s after SIGTERM; killing it")
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
+// stop sends SIGTERM and waits for the exit (killing after 10s).
+func (s *server) stop() error {
+	if s.exited == nil {
+		return nil
 	}
-	_ = os.RemoveAll(s.dir)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	defer func() { s.exited = nil }()
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			return fmt.Errorf("scop exited after SIGTERM: %w", err)
+		}
+		return nil
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return errors.New("scop did not exit 10s after SIGTERM; killed it")
+	}
+}
+
+// kill ends the process with SIGKILL: no chance to flush anything.
+func (s *server) kill() {
+	if s.exited == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.exited = nil
 }
 
 // findRepoRoot walks up from the working directory to the go.mod of
@@ -478,11 +510,44 @@ func printSummary(w io.Writer) {
 // collected rather than reported at once, so that a test listed in
 // expected-failures.txt can be turned into a skip.
 type T struct {
-	tt     *testing.T
-	mu     sync.Mutex
-	errs   []string
-	failed bool
+	tt      *testing.T
+	mu      sync.Mutex
+	errs    []string
+	failed  bool
+	skipped string // reason, when the test does not apply
+	base    string // server URL when not the suite's server
 }
+
+// baseURL is the server this test talks to.
+func (c *T) baseURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base != "" {
+		return c.base
+	}
+	return baseURL
+}
+
+// setBase points the test's clients at another server.
+func (c *T) setBase(url string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.base = url
+}
+
+// Skipf ends a test that does not apply here; it is not counted.
+func (c *T) Skipf(format string, args ...any) {
+	c.mu.Lock()
+	c.skipped = fmt.Sprintf(format, args...)
+	c.mu.Unlock()
+	runtime.Goexit()
+}
+
+// Cleanup runs f when the test ends.
+func (c *T) Cleanup(f func()) { c.tt.Cleanup(f) }
+
+// TempDir is a fresh directory removed when the test ends.
+func (c *T) TempDir() string { return c.tt.TempDir() }
 
 func (c *T) fail(msg string) {
 	c.mu.Lock()
@@ -554,6 +619,9 @@ func run(t *testing.T, name string, fn func(c *T)) {
 		}()
 		<-done
 		full := tt.Name()
+		if c.skipped != "" && !c.failed {
+			tt.Skip(c.skipped)
+		}
 		reason, listed := expected[full]
 		first := ""
 		if len(c.errs) > 0 {
