@@ -88,8 +88,10 @@ type Check interface {
 	Name() string
 }
 
-// ConnectChecker runs when a client connects, before the greeting reply
-// to its first command. A non-nil error (a *mailstack.Error) refuses.
+// ConnectChecker runs when a client connects, before our greeting: only
+// Conn.IP is known. A non-nil error (a *mailstack.Error) replaces the 220
+// greeting (554 refuses the connection, RFC 5321 §3.1). It runs on every
+// connection: keep it cheap (memory only).
 type ConnectChecker interface {
 	CheckConnect(ctx context.Context, c *Conn) error
 }

@@ -17,14 +17,18 @@ type limitListener struct {
 	net.Listener
 	maxTotal, maxPerIP, maxCmds int
 	log                         *slog.Logger
+	// greet, if set, runs in the connection's goroutine before our 220
+	// greeting; a non-empty reply replaces the greeting and ends the
+	// session (RFC 5321 §3.1: 554 instead of 220).
+	greet func(remote net.Addr) string
 
 	mu    sync.Mutex
 	total int
 	perIP map[string]int
 }
 
-func newLimitListener(l net.Listener, maxTotal, maxPerIP, maxCmds int, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: l, maxTotal: maxTotal, maxPerIP: maxPerIP, maxCmds: maxCmds, log: log, perIP: map[string]int{}}
+func newLimitListener(l net.Listener, maxTotal, maxPerIP, maxCmds int, greet func(net.Addr) string, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: l, maxTotal: maxTotal, maxPerIP: maxPerIP, maxCmds: maxCmds, greet: greet, log: log, perIP: map[string]int{}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -46,7 +50,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			go refuse(c, "421 4.7.0 Too many connections, try again later\r\n")
 			continue
 		}
-		lc := &limitConn{Conn: c, maxCmds: l.maxCmds}
+		lc := &limitConn{Conn: c, maxCmds: l.maxCmds, greet: l.greet}
 		lc.release = func() {
 			l.mu.Lock()
 			l.total--
@@ -96,6 +100,10 @@ type limitConn struct {
 	once    sync.Once
 	maxCmds int
 
+	greet   func(net.Addr) string
+	greeted bool
+	refused bool // the greeting was a refusal: no more input or output
+
 	cmds      int  // command lines seen
 	extra     int  // replies not caused by a command line (end of DATA)
 	finals    int  // final reply lines written, the greeting included
@@ -116,6 +124,9 @@ func (c *limitConn) Close() error {
 }
 
 func (c *limitConn) Read(b []byte) (int, error) {
+	if c.refused {
+		return 0, io.EOF
+	}
 	if c.exceeded {
 		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		io.WriteString(c.Conn, "421 4.7.0 Too many commands, closing connection\r\n")
@@ -135,6 +146,19 @@ func (c *limitConn) Read(b []byte) (int, error) {
 }
 
 func (c *limitConn) Write(b []byte) (int, error) {
+	if !c.greeted {
+		c.greeted = true
+		if c.greet != nil {
+			if reply := c.greet(c.Conn.RemoteAddr()); reply != "" {
+				c.refused = true
+				io.WriteString(c.Conn, reply)
+				return len(b), nil
+			}
+		}
+	}
+	if c.refused {
+		return len(b), nil
+	}
 	for rest := b; len(rest) > 0; {
 		line := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {

@@ -142,7 +142,26 @@ func (s *Server) Serve(l net.Listener) error {
 		return errors.New("smtpserver: Serve before Listen")
 	}
 	lim := s.opts.Limits
-	return s.smtp.Serve(newLimitListener(l, lim.MaxConnections, lim.MaxConnsPerIP, lim.MaxCommands, s.log))
+	return s.smtp.Serve(newLimitListener(l, lim.MaxConnections, lim.MaxConnsPerIP, lim.MaxCommands, s.connectCheck, s.log))
+}
+
+// connectCheck runs the pipeline's Connect stage before the greeting; a
+// refusal becomes the greeting itself (554 instead of 220).
+func (s *Server) connectCheck(remote net.Addr) string {
+	cc := &check.Conn{}
+	if ta, ok := remote.(*net.TCPAddr); ok {
+		cc.IP = ta.IP
+	}
+	err := s.opts.Pipeline.Connect(context.Background(), cc)
+	if err == nil {
+		return ""
+	}
+	se := s.toSMTP(err, s.log.With("remote_ip", hostOf(remote)))
+	var e *smtp.SMTPError
+	if !errors.As(se, &e) {
+		return ""
+	}
+	return fmt.Sprintf("%d %d.%d.%d %s\r\n", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
 }
 
 // Shutdown stops accepting and waits for sessions to end or ctx.

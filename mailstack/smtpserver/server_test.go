@@ -253,9 +253,14 @@ func TestChecksRejectAndBlock(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "X-Spam-Status: Yes, score=0.990 verdict=spam\r\n") || !strings.Contains(msgs[0], "spf=pass") {
 		t.Errorf("spool = %q, want one message with X-Spam-Status and spf=pass", msgs)
 	}
+	// A blocked client gets 554 instead of the greeting, then EOF.
 	blocked.block = true
-	r := dialRaw(t, addr)
-	r.cmd("EHLO c.test", "554 5.7.1")
+	r := dialRawNoGreet(t, addr)
+	r.expect("554 5.7.1")
+	r.send("EHLO c.test\r\n")
+	if got, err := r.reply(); err == nil {
+		t.Errorf("refused connection answered %q", got)
+	}
 }
 
 type blockCheck struct{ block bool }

@@ -20,8 +20,8 @@ import (
 
 type backend struct{ s *Server }
 
-// NewSession runs at the client's first HELO/EHLO: the connection checks
-// (reputation) run here, when the HELO name is known.
+// NewSession runs at the client's first HELO/EHLO (the connection checks
+// ran before the greeting, see Server.connectCheck).
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := b.s
 	// The HELO name is echoed in our reply and written into Received:
@@ -37,10 +37,6 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		cc.IP = ta.IP
 	}
 	log := s.log.With("remote_ip", hostOf(remote))
-	if err := s.opts.Pipeline.Connect(ctx, cc); err != nil {
-		cancel()
-		return nil, s.toSMTP(err, log)
-	}
 	return &session{s: s, conn: c, cc: cc, ctx: ctx, cancel: cancel, log: log}, nil
 }
 
