@@ -98,9 +98,11 @@ func (v *Verifier) Verify(ctx context.Context, r io.Reader) ([]Result, error) {
 	body := io.MultiReader(bytes.NewReader(hdr), br)
 	verifs, err := msgdkim.VerifyWithOptions(body, opts)
 	if err != nil && !errors.Is(err, msgdkim.ErrTooManySignatures) {
+		// The message itself could not be processed: retrying will not
+		// help, so this is permanent, not temperror.
 		for i := range results {
 			if results[i].Status == "" {
-				results[i].Status = StatusTemperror
+				results[i].Status = StatusPermerror
 				results[i].Err = fmt.Errorf("dkim: verify: %w", err)
 			}
 		}

@@ -84,6 +84,7 @@ type Reputation struct {
 	db  *sql.DB
 	cfg Config
 
+	writeMu sync.Mutex
 	mu      sync.RWMutex
 	entries map[string]*entry // "kind\x00key"
 }
@@ -164,11 +165,15 @@ func (r *Reputation) Record(ctx context.Context, ip net.IP, domain string, ev Ev
 }
 
 func (r *Reputation) add(ctx context.Context, kind Kind, key string, pts float64) error {
+	// writeMu serializes writers; mu is held only to touch the map, so the
+	// per-connection Blocked check never waits for a disk write.
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	now := r.cfg.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	id := string(kind) + "\x00" + key
+	r.mu.RLock()
 	e := r.entries[id]
+	r.mu.RUnlock()
 	next := entry{score: pts, updated: now, events: 1}
 	if e != nil {
 		next = entry{score: r.decay(e, now) + pts, updated: now, events: e.events + 1}
@@ -179,7 +184,9 @@ func (r *Reputation) add(ctx context.Context, kind Kind, key string, pts float64
 		string(kind), key, next.score, next.updated.UnixNano(), next.events); err != nil {
 		return fmt.Errorf("reputation: record %s %s: %w", kind, key, err)
 	}
+	r.mu.Lock()
 	r.entries[id] = &next
+	r.mu.Unlock()
 	return nil
 }
 
@@ -266,6 +273,8 @@ func (r *Reputation) WriteCIDRs(w io.Writer) (int, error) {
 
 // Forget removes an entry, e.g. after an operator unblocks a sender.
 func (r *Reputation) Forget(ctx context.Context, kind Kind, key string) error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, err := r.db.ExecContext(ctx, `DELETE FROM reputation WHERE kind = ? AND key = ?`, string(kind), key); err != nil {
@@ -278,6 +287,8 @@ func (r *Reputation) Forget(ctx context.Context, kind Kind, key string) error {
 // Prune deletes entries whose score decayed below 0.01, and returns how many.
 func (r *Reputation) Prune(ctx context.Context) (int, error) {
 	now := r.cfg.Now()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0

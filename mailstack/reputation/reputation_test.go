@@ -133,3 +133,36 @@ func TestWriteCIDRsAndForget(t *testing.T) {
 		t.Errorf("Prune = %d, %v; want 3", n, err)
 	}
 }
+
+// TestConcurrentRecordBlocked records and checks at once (meaningful under -race).
+func TestConcurrentRecordBlocked(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{time.Unix(1e9, 0)}
+	r := open(t, newDB(t), c)
+	ip := net.ParseIP("192.0.2.50")
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for i := 0; i < 5; i++ {
+				if w%2 == 0 {
+					if err := r.Record(ctx, ip, "x.example", EventSpam); err != nil {
+						done <- err
+						return
+					}
+				} else {
+					r.Blocked(ip)
+					r.List(0)
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l := r.List(0); len(l) != 2 || l[0].Events != 10 || !r.Blocked(ip) {
+		t.Errorf("after 10 concurrent spam events: %+v", l)
+	}
+}

@@ -72,6 +72,7 @@ type Filter struct {
 	cfg   Config
 	store Store
 
+	learnMu    sync.Mutex
 	mu         sync.RWMutex
 	tokens     map[uint64]counts
 	nham, nspm int

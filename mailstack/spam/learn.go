@@ -30,11 +30,15 @@ func (f *Filter) Unlearn(ctx context.Context, raw []byte, isSpam bool) error {
 // Apply writes d through to the store, then to memory. It makes a Filter
 // usable as the Store of TrainPaths, training the live filter.
 func (f *Filter) Apply(ctx context.Context, d *Delta) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	// learnMu orders store and memory updates alike; the store write runs
+	// outside mu so that classification goes on while a batch commits.
+	f.learnMu.Lock()
+	defer f.learnMu.Unlock()
 	if err := f.store.Apply(ctx, d); err != nil {
 		return fmt.Errorf("spam: learn: %w", err)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for h, dc := range d.Features {
 		c := f.tokens[h]
 		c.ham = addClamp(c.ham, dc[0])

@@ -352,3 +352,40 @@ func BenchmarkSpamScore(b *testing.B) {
 		f.Classify(msg)
 	}
 }
+
+// TestConcurrentLearnClassify runs lessons and classifications at once
+// (meaningful under -race).
+func TestConcurrentLearnClassify(t *testing.T) {
+	ctx := context.Background()
+	store, err := NewSQLiteStore(ctx, openDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := trainedFilter(t, store)
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			for i := 0; i < 10; i++ {
+				msg := genMessage(r, i%2 == 0, i)
+				if w%2 == 0 {
+					if err := f.Learn(ctx, msg, i%2 == 0); err != nil {
+						done <- err
+						return
+					}
+				} else {
+					f.Classify(msg)
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, s := f.Trained(); h != 110 || s != 110 {
+		t.Errorf("Trained() = %d, %d; want 110, 110", h, s)
+	}
+}
