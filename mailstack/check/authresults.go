@@ -81,39 +81,6 @@ func quoteValue(v string) string {
 	return b.String()
 }
 
-// AuthServID returns the authserv-id of an Authentication-Results field
-// value: the first token, before ";" (RFC 8601 §2.2), comments dropped.
-func AuthServID(value string) string {
-	v := value
-	if i := strings.IndexByte(v, ';'); i >= 0 {
-		v = v[:i]
-	}
-	v = stripComments(v)
-	f := strings.Fields(v)
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
-}
-
-func stripComments(s string) string {
-	var b strings.Builder
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && depth > 0:
-			i++
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // SplitMessage splits raw into its header section (with the line break
 // ending the last field) and the body (after the empty line). A message
 // without an empty line is all header.
@@ -183,23 +150,4 @@ func Fields(header []byte) []Field {
 		header = header[end:]
 	}
 	return fs
-}
-
-// StripAuthResults removes from header every Authentication-Results
-// field claiming authservID: only we may speak for our id (RFC 8601 §5).
-func StripAuthResults(header []byte, authservID string) []byte {
-	fs := Fields(header)
-	var out []byte
-	removed := false
-	for _, f := range fs {
-		if strings.EqualFold(f.Name, "Authentication-Results") && strings.EqualFold(AuthServID(f.Value()), authservID) {
-			removed = true
-			continue
-		}
-		out = append(out, f.Raw...)
-	}
-	if !removed {
-		return header
-	}
-	return out
 }

@@ -138,19 +138,6 @@ func TestFormatAuthResults(t *testing.T) {
 	}
 }
 
-func TestStripAuthResults(t *testing.T) {
-	hdr := "Received: from x\r\n" +
-		"Authentication-Results: MX.example.org; spf=pass\r\n" +
-		"Authentication-Results: other.example;\r\n dkim=pass\r\n" +
-		"Authentication-Results: (comment) mx.example.org (x);\r\n\tdkim=pass\r\n" +
-		"Subject: hi\r\n"
-	got := string(StripAuthResults([]byte(hdr), "mx.example.org"))
-	want := "Received: from x\r\nAuthentication-Results: other.example;\r\n dkim=pass\r\nSubject: hi\r\n"
-	if got != want {
-		t.Errorf("StripAuthResults = %q, want %q", got, want)
-	}
-}
-
 func TestSplitMessage(t *testing.T) {
 	tests := []struct{ raw, hdr, body string }{
 		{"A: b\r\n\r\nbody", "A: b\r\n", "body"},

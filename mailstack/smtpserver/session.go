@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"scop/mailstack/authres"
 	"scop/mailstack/check"
 	"scop/mailstack/spool"
 )
@@ -131,8 +132,9 @@ func (ss *session) Data(r io.Reader) error {
 		UTF8:     ss.utf8,
 		Spam:     string(m.Spam),
 	}
-	hdr, body := check.SplitMessage(raw)
-	hdr = check.StripAuthResults(hdr, ss.s.opts.AuthServID)
+	// Only we speak for our authserv-id (RFC 8601 §5).
+	clean, _ := authres.StripForged(raw, ss.s.opts.AuthServID)
+	hdr, body := check.SplitMessage(clean)
 	ours := ss.headers(env, m)
 	parts := [][]byte{ours, hdr}
 	if body != nil || bytes.HasSuffix(hdr, []byte("\n")) {
