@@ -23,6 +23,33 @@ func (s *Service) checkAlias(alias string) error {
 	return nil
 }
 
+// reserveAlias claims an unused alias until releaseAlias, so that two
+// requests creating it cannot both pass the check (the loser would
+// otherwise fail a shared group commit).
+func (s *Service) reserveAlias(ctx context.Context, alias string) error {
+	inUse := &homeserver.Error{Code: homeserver.ErrRoomInUse, Message: "Room alias " + alias + " already exists", Status: 409}
+	s.aliasMu.Lock()
+	defer s.aliasMu.Unlock()
+	if s.aliasHeld[alias] {
+		return inUse
+	}
+	_, _, err := s.aliases.Alias(ctx, alias)
+	if err == nil {
+		return inUse
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	s.aliasHeld[alias] = true
+	return nil
+}
+
+func (s *Service) releaseAlias(alias string) {
+	s.aliasMu.Lock()
+	delete(s.aliasHeld, alias)
+	s.aliasMu.Unlock()
+}
+
 // SetAlias maps a local alias to a room (PUT /directory/room/{alias}).
 func (s *Service) SetAlias(ctx context.Context, dev homeserver.Device, alias, roomID string) error {
 	if err := s.checkAlias(alias); err != nil {
@@ -40,6 +67,10 @@ func (s *Service) SetAlias(ctx context.Context, dev homeserver.Device, alias, ro
 		}
 		return err
 	}
+	if err := s.reserveAlias(ctx, alias); err != nil {
+		return err
+	}
+	defer s.releaseAlias(alias)
 	err := s.aliases.CreateAlias(ctx, alias, roomID, dev.UserID)
 	if errors.Is(err, storage.ErrConflict) {
 		return &homeserver.Error{Code: homeserver.ErrRoomInUse, Message: "Room alias " + alias + " already exists", Status: 409}

@@ -104,9 +104,13 @@ func (s *Service) CreateRoom(ctx context.Context, dev homeserver.Device, req Cre
 		return "", err
 	}
 	if alias != "" {
-		if _, _, err := s.aliases.Alias(ctx, alias); err == nil {
-			return "", homeserver.Errorf(homeserver.ErrRoomInUse, "Room alias %s already taken", alias)
+		if err := s.reserveAlias(ctx, alias); err != nil {
+			if he, ok := err.(*homeserver.Error); ok && he.Code == homeserver.ErrRoomInUse {
+				he.Status = 0 // createRoom answers 400, not 409
+			}
+			return "", err
 		}
+		defer s.releaseAlias(alias)
 	}
 	preset := req.Preset
 	if preset == "" {
@@ -239,19 +243,12 @@ func (s *Service) CreateRoom(ctx context.Context, dev homeserver.Device, req Cre
 		return "", err
 	}
 	if alias != "" {
-		if err := s.aliases.CreateAlias(ctx, alias, r.id, creator); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return "", homeserver.Errorf(homeserver.ErrRoomInUse, "Room alias %s already taken", alias)
-			}
-			return "", err
-		}
+		// Written with the events: a room and its alias appear together.
+		b.Aliases = append(b.Aliases, storage.Alias{Alias: alias, RoomID: r.id, Creator: creator})
 	}
 	fail := func(err error) (string, error) {
 		if len(b.Types)+len(b.StateKeys) > 0 {
 			s.commit.submit(&storage.Batch{Types: b.Types, StateKeys: b.StateKeys}, nil)
-		}
-		if alias != "" {
-			_ = s.aliases.DeleteAlias(context.WithoutCancel(ctx), alias)
 		}
 		return "", err
 	}

@@ -89,6 +89,9 @@ type Service struct {
 	txnDone *txnCache
 
 	typing *typingState
+
+	aliasMu   sync.Mutex
+	aliasHeld map[string]bool // aliases being created
 }
 
 // membership is a user's current membership in a room, as committed.
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg Config, id Identity, db storage.RoomsDB, alias
 		cfg: cfg, id: id, db: db, aliases: aliases, userData: userData, profiles: profiles, log: log,
 		types: types, stateKeys: keys, nextType: nids.Type, nextKey: nids.StateKey,
 		rooms: map[string]*room{}, memberships: map[string]map[string]*membership{}, adPos: map[string]int64{},
-		typing: newTypingState(),
+		typing: newTypingState(), aliasHeld: map[string]bool{},
 	}
 	s.nextRoom.Store(nids.Room)
 	s.nextEvent.Store(nids.Event)

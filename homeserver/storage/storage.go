@@ -100,6 +100,13 @@ type Batch struct {
 	AccountData      []AccountData
 	Redactions       []Redaction
 	Receipts         []Receipt
+	Aliases          []Alias
+}
+
+// Alias is a new room alias (the caller has reserved it: a batch never
+// fails on a duplicate).
+type Alias struct {
+	Alias, RoomID, Creator string
 }
 
 // Receipt is a user's newest receipt of one type (and thread) in a room.
@@ -129,6 +136,7 @@ func (b *Batch) Merge(o *Batch) {
 	b.AccountData = append(b.AccountData, o.AccountData...)
 	b.Redactions = append(b.Redactions, o.Redactions...)
 	b.Receipts = append(b.Receipts, o.Receipts...)
+	b.Aliases = append(b.Aliases, o.Aliases...)
 }
 
 // Txn is an event sent with a client transaction ID.

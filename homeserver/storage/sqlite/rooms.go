@@ -257,6 +257,13 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}); err != nil {
 		return err
 	}
+	if err = exec(`INSERT INTO room_aliases(alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		len(b.Aliases), func(i int) []any {
+			a := b.Aliases[i]
+			return []any{a.Alias, a.RoomID, a.Creator}
+		}); err != nil {
+		return err
+	}
 	if err = exec(`UPDATE events SET pdu=?, client=?, unsigned=? WHERE event_nid=?`, len(b.Redactions), func(i int) []any {
 		r := b.Redactions[i]
 		return []any{r.PDU, r.Client, r.Unsigned, r.EventNID}
