@@ -510,7 +510,7 @@ func printSummary(w io.Writer) {
 // collected rather than reported at once, so that a test listed in
 // expected-failures.txt can be turned into a skip.
 type T struct {
-	tt      *testing.T
+	tt      testing.TB
 	mu      sync.Mutex
 	errs    []string
 	failed  bool
