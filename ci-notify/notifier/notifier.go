@@ -59,6 +59,9 @@ type Config struct {
 	// Sweep is how often pipelines left behind (failed posts) are retried;
 	// default 30s.
 	Sweep time.Duration `yaml:"sweep"`
+	// Retention is how long a finished, posted pipeline is remembered for
+	// edits; default 30 days. A report after that starts a new message.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Validate checks what New needs, naming the YAML key at fault.
@@ -116,6 +119,9 @@ func New(cfg Config, cli *mautrix.Client, st *store.Store, log *slog.Logger) *No
 	}
 	if cfg.Sweep <= 0 {
 		cfg.Sweep = 30 * time.Second
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
 	}
 	if cfg.Retry.Attempts <= 0 {
 		cfg.Retry = DefaultRetry
@@ -221,6 +227,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 }
 
 func (n *Notifier) sweep(ctx context.Context) {
+	if pruned, err := n.store.Prune(ctx, time.Now().Add(-n.cfg.Retention)); err != nil {
+		n.log.Error("prune pipelines", "err", err)
+	} else if pruned > 0 {
+		n.log.Info("pruned old pipelines", "count", pruned)
+	}
 	keys, err := n.store.Behind(ctx, 1000)
 	if err != nil {
 		n.log.Error("list pipelines behind", "err", err)

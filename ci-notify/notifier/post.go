@@ -25,7 +25,13 @@ func (n *Notifier) Flush(ctx context.Context, k store.Key) error {
 	defer n.store.Release(context.WithoutCancel(ctx), k, n.owner)
 	// Updates may land while posting; a few rounds catch up, and anything
 	// later is queued again by Submit.
-	for range 5 {
+	for round := range 5 {
+		if round > 0 {
+			// Renew: the previous round may have spent long in retries.
+			if err := n.store.Lease(ctx, k, n.owner, leaseTime); err != nil {
+				return err
+			}
+		}
 		row, err := n.store.Get(ctx, k)
 		if err != nil {
 			return err

@@ -245,6 +245,18 @@ func (s *Store) Release(ctx context.Context, k Key, owner string) error {
 	return nil
 }
 
+// Prune deletes pipelines whose message is current and that have not
+// changed since before; it returns how many went. A report about a pruned
+// pipeline starts a new message.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM pipelines WHERE version <= posted_version AND updated_at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("prune pipelines: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // SetRoom records the room a pipeline's message goes to.
 func (s *Store) SetRoom(ctx context.Context, k Key, roomID string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE pipelines SET room_id=? WHERE repo=? AND pipeline=?`, roomID, k.Repo, k.Pipeline); err != nil {

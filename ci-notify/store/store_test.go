@@ -136,3 +136,30 @@ func TestTxnBaseStable(t *testing.T) {
 		t.Error("TxnBase is not a stable function of the key")
 	}
 }
+
+func TestPrune(t *testing.T) {
+	ctx := t.Context()
+	s := mustOpen(t, t.TempDir())
+	now := time.Unix(1_800_000_000, 0)
+	s.now = func() time.Time { return now }
+	posted, _, _ := s.Apply(ctx, cinotify.Update{Repo: "o/r", Pipeline: "old", Status: cinotify.StatusSuccess})
+	if err := s.MarkPosted(ctx, posted, "$e", 1, false); err != nil {
+		t.Fatal(err)
+	}
+	behind, _, _ := s.Apply(ctx, cinotify.Update{Repo: "o/r", Pipeline: "behind", Status: cinotify.StatusSuccess})
+	now = now.Add(48 * time.Hour)
+	fresh, _, _ := s.Apply(ctx, cinotify.Update{Repo: "o/r", Pipeline: "fresh", Status: cinotify.StatusSuccess})
+	s.MarkPosted(ctx, fresh, "$f", 1, false)
+	n, err := s.Prune(ctx, now.Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1 (only the old, posted pipeline)", n, err)
+	}
+	if _, err := s.Get(ctx, posted); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old pipeline still there: %v", err)
+	}
+	for _, k := range []Key{behind, fresh} {
+		if _, err := s.Get(ctx, k); err != nil {
+			t.Errorf("%v pruned: %v", k, err)
+		}
+	}
+}
