@@ -325,3 +325,71 @@ func TestBackoff(t *testing.T) {
 }
 
 func sprintf(f string, v ...any) string { return fmt.Sprintf(f, v...) }
+
+// TestRetryUntilTargetUp: with the LMTP server down, attempts fail and
+// back off; once it listens, the next attempt delivers.
+func TestRetryUntilTargetUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	s, err := Open(t.TempDir(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	d := &Deliverer{Spool: s, Network: "tcp", Addr: addr, Log: slog.New(slog.DiscardHandler),
+		Retry: mailstack.Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: 24 * time.Hour},
+		Now:   func() time.Time { return now }}
+	env := &Envelope{From: "s@y.org", To: []string{"u@x.org"}}
+	if err := s.Enqueue(env, []byte("Subject: r\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []time.Duration{time.Minute, 2 * time.Minute} {
+		d.deliverOne(t.Context(), env.ID)
+		st, _ := s.State(env.ID)
+		if st.Attempts != i+1 || st.LastError == "" || !st.NextAttempt.Equal(now.Add(want)) {
+			t.Fatalf("attempt %d: state %+v, want next in %v", i+1, st, want)
+		}
+		now = now.Add(want)
+	}
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	l2.Close()
+	sink, _ := startSink(t, "tcp", addr, nil)
+	d.deliverOne(t.Context(), env.ID)
+	if items, _ := s.List(); len(items) != 0 {
+		t.Errorf("after the target came up: %+v", items)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.received["u@x.org"]) != 1 {
+		t.Errorf("sink got %v", sink.received)
+	}
+}
+
+// TestExpiredBecomesDeadLetter: a message still undeliverable after
+// MaxAge is buried with its last error.
+func TestExpiredBecomesDeadLetter(t *testing.T) {
+	s, err := Open(t.TempDir(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	d := &Deliverer{Spool: s, Network: "tcp", Addr: "127.0.0.1:1", Log: slog.New(slog.DiscardHandler),
+		Retry: mailstack.Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: time.Hour},
+		Now:   func() time.Time { return now }}
+	env := &Envelope{From: "s@y.org", To: []string{"u@x.org"}, Received: now.Add(-2 * time.Hour)}
+	if err := s.Enqueue(env, []byte("Subject: old\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	d.deliverOne(t.Context(), env.ID)
+	items, _ := s.List()
+	if len(items) != 1 || !items[0].Dead || !strings.HasPrefix(items[0].State.Failed["u@x.org"], "expired") {
+		t.Fatalf("List() = %+v, want one expired dead letter", items)
+	}
+}
