@@ -197,6 +197,14 @@ func (s *Server) resolveRcpt(ctx context.Context, addr string) (string, error) {
 		return "", errNoMailbox
 	}
 	ok, err := s.opts.Mailboxes.Exists(ctx, key)
+	if err == nil && !ok {
+		// Subaddressing (RFC 5233): alice+lists@ is alice's mailbox.
+		if base, _, cut := strings.Cut(key, "+"); cut && base != "" {
+			if ok, err = s.opts.Mailboxes.Exists(ctx, base); ok {
+				key = base
+			}
+		}
+	}
 	if err != nil {
 		return "", &mailstack.Error{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary local error, try again later", Err: err}
 	}

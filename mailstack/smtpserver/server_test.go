@@ -209,6 +209,9 @@ func TestRecipients(t *testing.T) {
 		{"<INFO@example.net>", "250"},
 		{"<info@example.org>", "550 5.1.1"},
 		{"<noat>", "501"},
+		{"<alice+lists@example.org>", "250"},
+		{"<nobody+x@example.org>", "550 5.1.1"},
+		{"<+x@example.org>", "550 5.1.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rcpt, func(t *testing.T) {
