@@ -50,6 +50,7 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	a.Handle("DELETE /directory/room/{alias}", Authed, rr.deleteAlias)
 	rr.syncRoutes(a)
 	rr.receiptRoutes(a)
+	rr.directoryRoutes(a)
 }
 
 // decodeObject reads a JSON object body: M_NOT_JSON if malformed,

@@ -276,3 +276,6 @@ func parseUserID(userID string) (*spec.UserID, error) {
 func (s *Service) isLocal(u *spec.UserID) bool { return string(u.Domain()) == s.id.ServerName }
 
 var errNoRoom = errors.New("no such room")
+
+// ServerName returns the server name rooms and users belong to.
+func (s *Service) ServerName() string { return s.id.ServerName }

@@ -173,6 +173,8 @@ type RoomsDB interface {
 	RecentTxns(ctx context.Context, limit int) ([]Txn, error)
 	// Receipts returns a room's receipts.
 	Receipts(ctx context.Context, roomNID int64) ([]Receipt, error)
+	// PublishedRooms lists the room IDs in the public directory.
+	PublishedRooms(ctx context.Context) ([]string, error)
 	// SetPublished lists or unlists a room in the directory.
 	SetPublished(ctx context.Context, roomNID int64, published bool) error
 }

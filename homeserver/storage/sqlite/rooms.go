@@ -502,6 +502,24 @@ func (s *RoomsStore) Receipts(ctx context.Context, roomNID int64) ([]storage.Rec
 	return out, rows.Err()
 }
 
+// PublishedRooms implements storage.RoomsDB.
+func (s *RoomsStore) PublishedRooms(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT room_id FROM rooms WHERE published=1 ORDER BY room_nid`)
+	if err != nil {
+		return nil, fmt.Errorf("published rooms: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("published rooms: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // SetPublished implements storage.RoomsDB.
 func (s *RoomsStore) SetPublished(ctx context.Context, roomNID int64, published bool) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE rooms SET published=? WHERE room_nid=?`, published, roomNID); err != nil {
