@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,29 @@ func TestLongHeaderLine(t *testing.T) {
 		res, err = v.Verify(context.Background(), bytes.NewReader(moved))
 		if err != nil || len(res) != 1 || res[0].Status != StatusPass {
 			t.Errorf("line of %d first: Verify = %+v, %v", n, res, err)
+		}
+	}
+}
+
+// TestRFC8463Example verifies the signed example of RFC 8463 Appendix A
+// (one Ed25519 and one RSA signature) with its published keys.
+func TestRFC8463Example(t *testing.T) {
+	msg, err := os.ReadFile("testdata/rfc8463.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &dnstest.MapResolver{TXT: map[string][]string{
+		"brisbane._domainkey.football.example.com": {"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="},
+		"test._domainkey.football.example.com": {"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQ" +
+			"KBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"},
+	}}
+	got, err := (&Verifier{Resolver: res}).Verify(context.Background(), bytes.NewReader(msg))
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Verify = %+v, %v", got, err)
+	}
+	for i, alg := range []string{"ed25519-sha256", "rsa-sha256"} {
+		if got[i].Status != StatusPass || got[i].Algorithm != alg || got[i].Domain != "football.example.com" {
+			t.Errorf("signature %d = %+v (%v), want %s pass", i, got[i], got[i].Err, alg)
 		}
 	}
 }
