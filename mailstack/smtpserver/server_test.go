@@ -234,7 +234,7 @@ func TestChecksRejectAndBlock(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		return c.SendMail("s@sender.test", []string{"alice@example.org"}, strings.NewReader("Subject: x\r\n\r\nbody\r\n"))
+		return c.SendMail("s@sender.test", []string{"alice@example.org"}, strings.NewReader("X-Spam-Status: No, forged\r\nSubject: x\r\n\r\nbody\r\n"))
 	}
 	reject = &mailstack.Error{Code: 550, Enhanced: [3]int{5, 7, 1}, Message: "DMARC policy reject", Err: errors.New("internal detail")}
 	err := send(t)
@@ -253,7 +253,7 @@ func TestChecksRejectAndBlock(t *testing.T) {
 		t.Fatalf("accepted message: %v", err)
 	}
 	msgs := spooled(t, sp)
-	if len(msgs) != 1 || !strings.Contains(msgs[0], "X-Spam-Status: Yes, score=0.990 verdict=spam\r\n") || !strings.Contains(msgs[0], "spf=pass") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "X-Spam-Status: Yes, score=0.990 verdict=spam\r\n") || !strings.Contains(msgs[0], "spf=pass") || strings.Contains(msgs[0], "forged") {
 		t.Errorf("spool = %q, want one message with X-Spam-Status and spf=pass", msgs)
 	}
 	// A blocked client gets 554 instead of the greeting, then EOF.

@@ -135,6 +135,7 @@ func (ss *session) Data(r io.Reader) error {
 	// Only we speak for our authserv-id (RFC 8601 §5).
 	clean, _ := authres.StripForged(raw, ss.s.opts.AuthServID)
 	hdr, body := check.SplitMessage(clean)
+	hdr = dropFields(hdr, "X-Spam-Status")
 	ours := ss.headers(env, m)
 	parts := [][]byte{ours, hdr}
 	if body != nil || bytes.HasSuffix(hdr, []byte("\n")) {
@@ -174,6 +175,25 @@ func (ss *session) headers(env *spool.Envelope, m *check.Message) []byte {
 		fmt.Fprintf(&b, "X-Spam-Status: %s, score=%s verdict=%s\r\n", yes, strconv.FormatFloat(m.SpamScore, 'f', 3, 64), m.Spam)
 	}
 	return b.Bytes()
+}
+
+// dropFields removes the named fields: the sender must not be able to
+// pass off its own spam verdict as ours.
+func dropFields(hdr []byte, name string) []byte {
+	fs := check.Fields(hdr)
+	var out []byte
+	dropped := false
+	for _, f := range fs {
+		if strings.EqualFold(f.Name, name) {
+			dropped = true
+			continue
+		}
+		out = append(out, f.Raw...)
+	}
+	if !dropped {
+		return hdr
+	}
+	return out
 }
 
 // sanitize keeps client-supplied text from breaking our header lines.
