@@ -39,16 +39,36 @@ const (
 	KindDomain Kind = "domain"
 )
 
-// Config tunes scoring. The zero value of a field means its default.
+// Config tunes scoring (the `reputation:` section of scop.yaml). The zero
+// value of a field means its default.
 type Config struct {
 	// HalfLife is how fast scores decay; default 24h.
-	HalfLife time.Duration
+	HalfLife time.Duration `yaml:"half_life"`
 	// Threshold is the score at which a sender is blocked; default 10.
-	Threshold float64
+	Threshold float64 `yaml:"threshold"`
 	// Weights are the points per event; missing events use DefaultWeights.
-	Weights map[Event]float64
+	Weights map[Event]float64 `yaml:"weights"`
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
+}
+
+// Validate reports the first setting out of range, by its YAML key.
+func (c Config) Validate() error {
+	if c.HalfLife < 0 {
+		return fmt.Errorf("reputation.half_life %v: want > 0", c.HalfLife)
+	}
+	if c.Threshold < 0 {
+		return fmt.Errorf("reputation.threshold %v: want > 0", c.Threshold)
+	}
+	for ev, w := range c.Weights {
+		if _, ok := DefaultWeights[ev]; !ok {
+			return fmt.Errorf("reputation.weights: unknown event %q", ev)
+		}
+		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("reputation.weights.%s %v: want >= 0", ev, w)
+		}
+	}
+	return nil
 }
 
 // DefaultWeights: a spam run of 5 messages from one IP within a few hours
@@ -91,6 +111,9 @@ type Reputation struct {
 
 // Open creates the table if needed and loads every score.
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*Reputation, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.HalfLife <= 0 {
 		cfg.HalfLife = 24 * time.Hour
 	}

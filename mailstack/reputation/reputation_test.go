@@ -166,3 +166,29 @@ func TestConcurrentRecordBlocked(t *testing.T) {
 		t.Errorf("after 10 concurrent spam events: %+v", l)
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		key  string
+	}{
+		{"negative half-life", Config{HalfLife: -time.Hour}, "reputation.half_life"},
+		{"negative threshold", Config{Threshold: -1}, "reputation.threshold"},
+		{"unknown event", Config{Weights: map[Event]float64{"nope": 1}}, "reputation.weights"},
+		{"negative weight", Config{Weights: map[Event]float64{EventSpam: -2}}, "reputation.weights.spam"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), tt.key) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.key)
+			}
+			if _, err := Open(context.Background(), newDB(t), tt.cfg); err == nil {
+				t.Error("Open accepted an invalid config")
+			}
+		})
+	}
+	if err := (Config{Weights: map[Event]float64{EventSpam: 3}}).Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+}

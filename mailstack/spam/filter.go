@@ -21,23 +21,50 @@ const (
 	Spam   Verdict = "spam"
 )
 
-// Config tunes the classifier. DefaultConfig holds values measured on the
-// SpamAssassin corpus (see BENCHMARKS.md).
+// Config tunes the classifier (the `spam:` section of scop.yaml).
+// DefaultConfig holds values measured on the SpamAssassin corpus (see
+// BENCHMARKS.md).
 type Config struct {
-	// HamCutoff: scores at or below are ham. SpamCutoff: scores at or above are spam.
-	HamCutoff, SpamCutoff float64
+	// HamCutoff: scores at or below are ham.
+	HamCutoff float64 `yaml:"ham_cutoff"`
+	// SpamCutoff: scores at or above are spam; between the two, unsure.
+	SpamCutoff float64 `yaml:"spam_cutoff"`
 	// S and X are Robinson's strength and assumed probability of unknown words.
-	S, X float64
+	S float64 `yaml:"robinson_s"`
+	X float64 `yaml:"robinson_x"`
 	// MinDev drops features whose f(w) is within MinDev of 0.5: they are noise.
-	MinDev float64
+	MinDev float64 `yaml:"min_dev"`
 	// MaxFeatures keeps only the most extreme features of a message (0: all).
-	MaxFeatures int
+	MaxFeatures int `yaml:"max_features"`
 	// MinTrained: below this many ham or spam messages learnt, every
 	// message is unsure: the statistics mean nothing yet.
-	MinTrained int
+	MinTrained int `yaml:"min_trained"`
 	// DangerousScore is the score given to a message with a dangerous
 	// attachment, if higher than its Bayesian score.
-	DangerousScore float64
+	DangerousScore float64 `yaml:"dangerous_score"`
+}
+
+// Validate reports the first setting out of range, by its YAML key.
+func (c Config) Validate() error {
+	switch {
+	case c.HamCutoff < 0 || c.HamCutoff >= 1:
+		return fmt.Errorf("spam.ham_cutoff %v: want 0 <= ham_cutoff < 1", c.HamCutoff)
+	case c.SpamCutoff <= c.HamCutoff || c.SpamCutoff > 1:
+		return fmt.Errorf("spam.spam_cutoff %v: want ham_cutoff < spam_cutoff <= 1", c.SpamCutoff)
+	case c.S <= 0:
+		return fmt.Errorf("spam.robinson_s %v: want > 0", c.S)
+	case c.X <= 0 || c.X >= 1:
+		return fmt.Errorf("spam.robinson_x %v: want 0 < x < 1", c.X)
+	case c.MinDev < 0 || c.MinDev >= 0.5:
+		return fmt.Errorf("spam.min_dev %v: want 0 <= min_dev < 0.5", c.MinDev)
+	case c.MaxFeatures < 0:
+		return fmt.Errorf("spam.max_features %d: want >= 0", c.MaxFeatures)
+	case c.MinTrained < 0:
+		return fmt.Errorf("spam.min_trained %d: want >= 0", c.MinTrained)
+	case c.DangerousScore < 0 || c.DangerousScore > 1:
+		return fmt.Errorf("spam.dangerous_score %v: want 0..1", c.DangerousScore)
+	}
+	return nil
 }
 
 // DefaultConfig returns the tuned defaults.
@@ -80,6 +107,9 @@ type Filter struct {
 
 // New loads every count from store into memory and returns a ready Filter.
 func New(ctx context.Context, store Store, cfg Config) (*Filter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Filter{cfg: cfg, store: store, tokens: map[uint64]counts{}}
 	nham, nspam, err := store.Load(ctx, func(h uint64, ham, spam uint32) {
 		f.tokens[h] = counts{ham, spam}

@@ -389,3 +389,33 @@ func TestConcurrentLearnClassify(t *testing.T) {
 		t.Errorf("Trained() = %d, %d; want 110, 110", h, s)
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig invalid: %v", err)
+	}
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		key    string
+	}{
+		{"cutoffs crossed", func(c *Config) { c.SpamCutoff = 0.2 }, "spam.spam_cutoff"},
+		{"negative ham cutoff", func(c *Config) { c.HamCutoff = -1 }, "spam.ham_cutoff"},
+		{"zero s", func(c *Config) { c.S = 0 }, "spam.robinson_s"},
+		{"x of 1", func(c *Config) { c.X = 1 }, "spam.robinson_x"},
+		{"min dev too big", func(c *Config) { c.MinDev = 0.5 }, "spam.min_dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.modify(&c)
+			err := c.Validate()
+			if err == nil || !strings.HasPrefix(err.Error(), tt.key) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.key)
+			}
+			if _, err := New(context.Background(), NewMemStore(), c); err == nil {
+				t.Error("New accepted an invalid config")
+			}
+		})
+	}
+}
