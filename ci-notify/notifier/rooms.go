@@ -22,7 +22,7 @@ var RepoStateType = event.Type{Type: "org.scop.ci_notify.repo", Class: event.Sta
 
 // PowerLevels is the power_level_content_override of created rooms:
 // read-only for everyone but the bot. Users default to 0 and every message
-// needs 50, every state change 100; the bot is the creator, so the server's
+// needs 50, every state change 100, an invitation 50; the bot is the creator, so the server's
 // defaults give it 100 (room versions ≤ 11) or creator power (12). It is not
 // listed in "users", which room version 12 forbids for creators.
 func PowerLevels() *event.PowerLevelsEventContent {
@@ -33,10 +33,8 @@ func PowerLevels() *event.PowerLevelsEventContent {
 		EventsDefault:   50,
 		StateDefaultPtr: &hundred,
 		InvitePtr:       &fifty,
-		Events: map[string]int{
-			"m.reaction":     50,
-			"m.room.message": 50,
-		},
+		// No "events" map: the override would replace the server's whole
+		// map, and events_default already covers messages and reactions.
 	}
 }
 

@@ -106,6 +106,15 @@ func TestPostCreatesReadOnlyRoom(t *testing.T) {
 	if !errors.Is(err, mautrix.MForbidden) {
 		t.Fatalf("a member's message = %v, want M_FORBIDDEN", err)
 	}
+	orig0, _ := originals(t, alice, roomID, bot.UserID)
+	if len(orig0) == 1 {
+		if _, err := alice.SendReaction(t.Context(), roomID, orig0[0].ID, "👍"); !errors.Is(err, mautrix.MForbidden) {
+			t.Errorf("a member's reaction = %v, want M_FORBIDDEN", err)
+		}
+	}
+	if _, err := alice.SendStateEvent(t.Context(), roomID, event.StateRoomName, "", &event.RoomNameEventContent{Name: "mine"}); !errors.Is(err, mautrix.MForbidden) {
+		t.Errorf("a member's rename = %v, want M_FORBIDDEN", err)
+	}
 	var name event.RoomNameEventContent
 	if err := alice.StateEvent(t.Context(), roomID, event.StateRoomName, "", &name); err != nil || name.Name != "CI: "+repo {
 		t.Errorf("room name = %q, %v; want %q", name.Name, err, "CI: "+repo)
