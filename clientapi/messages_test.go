@@ -128,3 +128,44 @@ func TestEventContextRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryVisibility(t *testing.T) {
+	for _, tc := range []struct {
+		visibility string
+		seesBefore bool
+	}{{"shared", true}, {"joined", false}, {"invited", false}, {"world_readable", true}} {
+		t.Run(tc.visibility, func(t *testing.T) {
+			rs := newRoomsServer(t)
+			alice := rs.AddUser(t, "alice", "pw-alice-123")
+			bob := rs.AddUser(t, "bob", "pw-bob-12345")
+			roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat", "initial_state": []map[string]any{
+				{"type": "m.room.history_visibility", "content": map[string]any{"history_visibility": tc.visibility}}}})
+			before := rs.send(t, alice, roomID, "before bob")
+			rs.must(t, bob, "POST", "/join/"+esc(roomID), nil)
+			after := rs.send(t, alice, roomID, "after bob")
+			var m messagesResp
+			if st := rs.Do(t, "GET", "/_matrix/client/v3/rooms/"+esc(roomID)+"/messages?dir=b&limit=50", bob.Token, nil, &m); st != 200 {
+				t.Fatalf("messages: %d", st)
+			}
+			seen := map[string]bool{}
+			for _, e := range m.Chunk {
+				seen[e.EventID] = true
+			}
+			if !seen[after] || seen[before] != tc.seesBefore {
+				t.Errorf("sees after=%v before=%v, want before=%v", seen[after], seen[before], tc.seesBefore)
+			}
+			st, _ := rs.call(t, bob, "GET", "/rooms/"+esc(roomID)+"/event/"+esc(before), nil)
+			if (st == 200) != tc.seesBefore {
+				t.Errorf("GET event before join: %d", st)
+			}
+			s := rs.sync(t, bob, "")
+			seen = map[string]bool{}
+			for _, e := range s.Rooms.Join[roomID].Timeline.Events {
+				seen[e.EventID] = true
+			}
+			if seen[before] && !tc.seesBefore {
+				t.Error("initial sync shows history from before the join")
+			}
+		})
+	}
+}

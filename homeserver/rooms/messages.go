@@ -58,9 +58,9 @@ func (s *Service) Messages(ctx context.Context, dev homeserver.Device, roomID st
 	}
 	limit = min(limit, 1000)
 	resp := &MessagesResponse{Chunk: []json.RawMessage{}, Start: formatToken(from)}
-	lo, hi := int64(0), min(from, now) // window (lo, hi]
+	lo, hi := max(v.from-1, 0), min(from, now) // window (lo, hi]
 	if !backwards {
-		lo, hi = from, now
+		lo, hi = max(from, v.from-1), now
 	}
 	if to >= 0 {
 		if backwards {
@@ -187,7 +187,7 @@ func (s *Service) Context(ctx context.Context, dev homeserver.Device, roomID, ev
 		}
 		return edge, nil
 	}
-	start, err := collect(0, e.Pos-1, nBefore, true, &resp.EventsBefore)
+	start, err := collect(max(v.from-1, 0), e.Pos-1, nBefore, true, &resp.EventsBefore)
 	if err != nil {
 		return nil, err
 	}

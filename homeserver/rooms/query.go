@@ -20,6 +20,7 @@ import (
 // state as of then (current state for members).
 type view struct {
 	r        *room
+	from     int64 // lowest visible stream position (history visibility)
 	upTo     int64 // highest visible stream position
 	leaveNID int64 // the user's leave/ban event when upTo is bounded
 }
@@ -45,19 +46,36 @@ func (s *Service) viewOf(ctx context.Context, userID, roomID string) (view, erro
 		return view{}, err
 	}
 	m := s.membershipOf(userID, roomID)
+	from, worldReadable := visibleFrom(r, m)
+	if worldReadable {
+		return view{r: r, upTo: math.MaxInt64}, nil
+	}
 	switch m.membership {
 	case spec.Join:
-		return view{r: r, upTo: math.MaxInt64}, nil
+		return view{r: r, from: from, upTo: math.MaxInt64}, nil
 	case spec.Leave, spec.Ban:
-		if hv := r.stateEvent(spec.MRoomHistoryVisibility, ""); hv != nil && historyVisibility(hv) == "world_readable" {
-			return view{r: r, upTo: math.MaxInt64}, nil
-		}
-		return view{r: r, upTo: m.pos, leaveNID: m.eventNID}, nil
-	}
-	if hv := r.stateEvent(spec.MRoomHistoryVisibility, ""); hv != nil && historyVisibility(hv) == "world_readable" {
-		return view{r: r, upTo: math.MaxInt64}, nil
+		return view{r: r, from: from, upTo: m.pos, leaveNID: m.eventNID}, nil
 	}
 	return view{}, forbidden
+}
+
+// visibleFrom is the lowest stream position m's user may see in r under
+// the room's current history_visibility (standing for the whole
+// history: a simplification of the spec's rule per event).
+func visibleFrom(r *room, m membership) (from int64, worldReadable bool) {
+	hv := "shared"
+	if e := r.stateEvent(spec.MRoomHistoryVisibility, ""); e != nil {
+		hv = historyVisibility(e)
+	}
+	switch hv {
+	case "world_readable":
+		return 0, true
+	case "joined":
+		return m.joinedAt, false
+	case "invited":
+		return m.invitedAt, false
+	}
+	return 0, false
 }
 
 func historyVisibility(e *Event) string {
@@ -228,7 +246,7 @@ func (s *Service) visibleEvent(ctx context.Context, v view, eventID string) (*Ev
 	if err != nil {
 		return nil, err
 	}
-	if se.RoomNID != v.r.nid || se.Pos > v.upTo || se.Pos > s.committedPos() {
+	if se.RoomNID != v.r.nid || se.Pos > v.upTo || se.Pos < v.from || se.Pos > s.committedPos() {
 		return nil, notFound
 	}
 	return eventFromStorage(v.r.ver, se)

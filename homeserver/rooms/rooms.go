@@ -102,6 +102,11 @@ type membership struct {
 	pos        int64
 	eventNID   int64
 	forgotten  bool
+	// joinedAt and invitedAt are the positions where the current join
+	// (and the invite before it) began, bounding what the user may see
+	// under "joined" and "invited" history visibility. After a restart
+	// they are the position of the latest membership event.
+	joinedAt, invitedAt int64
 }
 
 // New builds the service, loading NID counters, names and memberships.
@@ -229,8 +234,27 @@ func (s *Service) setMembership(userID string, m *membership) {
 		rs = map[string]*membership{}
 		s.memberships[userID] = rs
 	}
-	if old := rs[m.roomID]; old != nil && m.room == nil {
+	old := rs[m.roomID]
+	if old != nil && m.room == nil {
 		m.room = old.room
+	}
+	switch m.membership {
+	case "join":
+		m.joinedAt, m.invitedAt = m.pos, m.pos
+		if old != nil && old.membership == "join" {
+			m.joinedAt, m.invitedAt = old.joinedAt, old.invitedAt
+		} else if old != nil && old.membership == "invite" {
+			m.invitedAt = old.invitedAt
+		}
+	case "invite":
+		m.invitedAt = m.pos
+		if old != nil && old.membership == "invite" {
+			m.invitedAt = old.invitedAt
+		}
+	default:
+		if old != nil {
+			m.joinedAt, m.invitedAt = old.joinedAt, old.invitedAt
+		}
 	}
 	rs[m.roomID] = m
 }

@@ -224,7 +224,11 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 		return nil, nil
 	}
 	limit := rf.Timeline.limit(10, 100)
-	evs, limited, err := s.timeline(ctx, r, since, pos, limit, rf.Timeline)
+	lo := since
+	if from, _ := visibleFrom(r, m); from > 0 {
+		lo = max(lo, from-1)
+	}
+	evs, limited, err := s.timeline(ctx, r, lo, pos, limit, rf.Timeline)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +294,11 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 
 // syncLeft builds a left room's section: the timeline up to the leave.
 func (s *Service) syncLeft(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership, since int64) (*LeftRoom, error) {
-	evs, limited, err := s.timeline(ctx, r, since, m.pos, rf.Timeline.limit(10, 100), rf.Timeline)
+	lo := since
+	if from, _ := visibleFrom(r, m); from > 0 {
+		lo = max(lo, from-1)
+	}
+	evs, limited, err := s.timeline(ctx, r, lo, m.pos, rf.Timeline.limit(10, 100), rf.Timeline)
 	if err != nil {
 		return nil, err
 	}

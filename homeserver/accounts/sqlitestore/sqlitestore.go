@@ -192,6 +192,11 @@ func (s *Store) DeleteDevices(ctx context.Context, userID string, ids []string, 
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
+		for _, d := range out {
+			if err := deleteDeviceKeys(ctx, tx, d.UserID, d.DeviceID); err != nil {
+				return nil, err
+			}
+		}
 		return out, tx.Commit()
 	}
 	for _, id := range ids {
@@ -203,6 +208,9 @@ func (s *Store) DeleteDevices(ctx context.Context, userID string, ids []string, 
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := deleteDeviceKeys(ctx, tx, d.UserID, d.DeviceID); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
