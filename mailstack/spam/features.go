@@ -18,6 +18,11 @@ const (
 )
 
 func hashString(prefix, s string) uint64 {
+	return hashMore(hashPrefix(prefix), s)
+}
+
+// hashPrefix returns the hash state after prefix and its separator.
+func hashPrefix(prefix string) uint64 {
 	h := uint64(fnvOffset)
 	for i := 0; i < len(prefix); i++ {
 		h ^= uint64(prefix[i])
@@ -25,11 +30,51 @@ func hashString(prefix, s string) uint64 {
 	}
 	h ^= 0xff // separator no prefix can end with
 	h *= fnvPrime
+	return h
+}
+
+func hashMore(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= fnvPrime
 	}
 	return h
+}
+
+// hashLower hashes strings.ToLower(s) without building it: the tokenizer
+// hashes every word, and the allocation was its largest cost.
+func hashLower(h uint64, s string) uint64 {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			h ^= uint64(c)
+			h *= fnvPrime
+			i++
+			continue
+		}
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		i += sz
+		var buf [utf8.UTFMax]byte
+		n := utf8.EncodeRune(buf[:], unicode.ToLower(r))
+		for _, b := range buf[:n] {
+			h ^= uint64(b)
+			h *= fnvPrime
+		}
+	}
+	return h
+}
+
+// hashWord is hashString(prefix, normWord(w)) given hashPrefix(prefix).
+func hashWord(pstate uint64, w string) uint64 {
+	if len(w) > maxWordRunes || (len(w) > 6 && isDigits(w)) {
+		if tok := normWord(w); tok != strings.ToLower(w) {
+			return hashMore(pstate, tok)
+		}
+	}
+	return hashLower(pstate, w)
 }
 
 // mix is splitmix64's finalizer, used to combine pair hashes.
@@ -69,16 +114,17 @@ func (fs *featureSet) addText(prefix, text string) {
 	var window [osbWindow - 1]uint64 // hashes of the previous words, most recent first
 	n := 0
 	pfx := hashString("osb", prefix)
+	pstate := hashPrefix(prefix)
+	shoutState := hashPrefix(prefix + "!")
 	eachWord(text, func(w string) bool {
 		if fs.words >= maxWords {
 			return false
 		}
 		fs.words++
-		tok := normWord(w)
-		h := hashString(prefix, tok)
+		h := hashWord(pstate, w)
 		fs.feats = append(fs.feats, h)
 		if isShouting(w) {
-			fs.add(prefix+"!", w) // keep case for SHOUTING words
+			fs.feats = append(fs.feats, hashMore(shoutState, w)) // keep case for SHOUTING words
 		}
 		for d := 0; d < n && d < len(window); d++ {
 			fs.feats = append(fs.feats, mix(pfx^window[d]*31^h*17^uint64(d+1)))

@@ -419,3 +419,12 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestHashWordMatchesNormWord(t *testing.T) {
+	p := hashPrefix("b")
+	for _, w := range []string{"Hello", "ÉCOLE", "straße", "İstanbul", "12345678", "123", strings.Repeat("Ab", 20), "$19.99", "ǅemal"} {
+		if got, want := hashWord(p, w), hashString("b", normWord(w)); got != want {
+			t.Errorf("hashWord(%q) = %x, want hash of %q = %x", w, got, normWord(w), want)
+		}
+	}
+}
