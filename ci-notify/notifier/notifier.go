@@ -103,10 +103,6 @@ type Notifier struct {
 	pending map[store.Key]bool
 	busy    map[store.Key]bool
 	closed  bool
-
-	// Posted, if set, is called after each successful post or edit, with
-	// the event ID the pipeline's message has; for tests and benchmarks.
-	Posted func(k store.Key, eventID string, version int64)
 }
 
 // New returns a Notifier posting with cli (logged in; see Login).

@@ -102,7 +102,7 @@ func (n *Notifier) post(ctx context.Context, row *store.Row) error {
 			if err := n.store.MarkPosted(ctx, row.Key, string(eventID), row.Version, mention != nil); err != nil {
 				return err
 			}
-			n.posted(row.Key, eventID, row.Version)
+			n.log.Debug("posted", "repo", row.Repo, "pipeline", row.Pipeline, "event_id", eventID, "version", row.Version)
 			return nil
 		}
 		// A send before a crash may have been accepted with older content,
@@ -130,14 +130,8 @@ func (n *Notifier) post(ctx context.Context, row *store.Row) error {
 	if err := n.store.MarkPosted(ctx, row.Key, string(eventID), row.Version, mention != nil); err != nil {
 		return err
 	}
-	n.posted(row.Key, eventID, row.Version)
+	n.log.Debug("edited", "repo", row.Repo, "pipeline", row.Pipeline, "event_id", eventID, "version", row.Version)
 	return nil
-}
-
-func (n *Notifier) posted(k store.Key, eventID id.EventID, version int64) {
-	if n.Posted != nil {
-		n.Posted(k, string(eventID), version)
-	}
 }
 
 // send sends an m.room.message under a fixed transaction ID, retrying.
