@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,9 +223,8 @@ func TestRecipients(t *testing.T) {
 }
 
 func TestChecksRejectAndBlock(t *testing.T) {
-	var reject error
 	blocked := &blockCheck{}
-	bc := &bodyCheck{err: &reject}
+	bc := &bodyCheck{}
 	addr, sp := testServer(t, func(o *Options) {
 		o.Pipeline = &check.Pipeline{Checks: []check.Check{blocked, bc}}
 	})
@@ -236,19 +236,18 @@ func TestChecksRejectAndBlock(t *testing.T) {
 		defer c.Close()
 		return c.SendMail("s@sender.test", []string{"alice@example.org"}, strings.NewReader("X-Spam-Status: No, forged\r\nSubject: x\r\n\r\nbody\r\n"))
 	}
-	reject = &mailstack.Error{Code: 550, Enhanced: [3]int{5, 7, 1}, Message: "DMARC policy reject", Err: errors.New("internal detail")}
+	bc.set(&mailstack.Error{Code: 550, Enhanced: [3]int{5, 7, 1}, Message: "DMARC policy reject", Err: errors.New("internal detail")}, "")
 	err := send(t)
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || strings.Contains(se.Message, "internal") {
 		t.Errorf("rejected message: err = %v, want 550 5.7.1 without the internal detail", err)
 	}
 	// A wrapped mailstack.Error still gives its code (errors.As).
-	reject = fmtWrap(&mailstack.Error{Code: 451, Enhanced: [3]int{4, 7, 0}, Message: "later"})
+	bc.set(fmtWrap(&mailstack.Error{Code: 451, Enhanced: [3]int{4, 7, 0}, Message: "later"}), "")
 	if err := send(t); !errors.As(err, &se) || se.Code != 451 {
 		t.Errorf("wrapped error: err = %v, want 451", err)
 	}
-	reject = nil
-	bc.spam = check.Spam
+	bc.set(nil, check.Spam)
 	if err := send(t); err != nil {
 		t.Fatalf("accepted message: %v", err)
 	}
@@ -257,7 +256,9 @@ func TestChecksRejectAndBlock(t *testing.T) {
 		t.Errorf("spool = %q, want one message with X-Spam-Status and spf=pass", msgs)
 	}
 	// A blocked client gets 554 instead of the greeting, then EOF.
+	blocked.mu.Lock()
 	blocked.block = true
+	blocked.mu.Unlock()
 	r := dialRawNoGreet(t, addr)
 	r.expect("554 5.7.1")
 	r.send("EHLO c.test\r\n")
@@ -266,10 +267,17 @@ func TestChecksRejectAndBlock(t *testing.T) {
 	}
 }
 
-type blockCheck struct{ block bool }
+// blockCheck and bodyCheck are fakes the test reconfigures between
+// messages; the mutex orders those changes with the server's reads.
+type blockCheck struct {
+	mu    sync.Mutex
+	block bool
+}
 
 func (b *blockCheck) Name() string { return "block" }
 func (b *blockCheck) CheckConnect(context.Context, *check.Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.block {
 		return &mailstack.Error{Code: 554, Enhanced: [3]int{5, 7, 1}, Message: "Blocked"}
 	}
@@ -277,15 +285,24 @@ func (b *blockCheck) CheckConnect(context.Context, *check.Conn) error {
 }
 
 type bodyCheck struct {
-	err  *error
+	mu   sync.Mutex
+	err  error
 	spam check.SpamVerdict
+}
+
+func (b *bodyCheck) set(err error, spam check.SpamVerdict) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.err, b.spam = err, spam
 }
 
 func (b *bodyCheck) Name() string { return "body" }
 func (b *bodyCheck) CheckBody(_ context.Context, m *check.Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	m.Auth = append(m.Auth, check.AuthResult{Method: "spf", Result: "pass"})
 	m.Spam, m.SpamScore = b.spam, 0.99
-	return *b.err
+	return b.err
 }
 
 type wrapped struct{ err error }
