@@ -495,3 +495,5 @@ func contains(list any, s string) bool {
 }
 
 func decodeBytes(b []byte, out any) error { return json.Unmarshal(b, out) }
+
+func decodeReader(r io.Reader, out any) error { return json.NewDecoder(r).Decode(out) }
