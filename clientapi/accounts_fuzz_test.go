@@ -73,3 +73,10 @@ func FuzzPutPushRule(f *testing.F) {
 		`{"actions":["notify",{"set_tweak":"sound","value":"default"}],"conditions":[{"kind":"event_match","key":"type","pattern":"m.x"}]}`,
 		`{"actions":[]}`, `{"actions":[null]}`, `{"actions":[{"set_tweak":5}]}`, `{"conditions":[1]}`, `{"actions":[],"conditions":[{"kind":null}]}`)
 }
+
+func FuzzKeysUpload(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/keys/upload",
+		`{"device_keys":{"user_id":"@alice:test","device_id":"X","keys":{"ed25519:X":"k"}},"one_time_keys":{"signed_curve25519:A":{"key":"k"}}}`,
+		`{"one_time_keys":{"a:b":"c","d:e":{"key":1}},"fallback_keys":{"f:g":{}}}`,
+		`{"one_time_keys":{":":""}}`, `{"device_keys":[]}`, `{"fallback_keys":{"x":null}}`)
+}

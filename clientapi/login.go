@@ -26,6 +26,7 @@ type Accounts interface {
 	DeleteDevices(ctx context.Context, userID string, ids []string, keep string) error
 	Deactivate(ctx context.Context, userID string) error
 	PushRuleStore
+	Keys
 	RegisterAppServiceUser(ctx context.Context, token, localpart string) (string, error)
 	AppServiceLogin(ctx context.Context, token, user string) (string, error)
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
@@ -82,6 +83,7 @@ func (a *API) RegisterAccounts(acc Accounts, opts AccountOptions) {
 	ar.profileRoutes(a)
 	ar.discoveryRoutes(a)
 	ar.pushRuleRoutes(a)
+	ar.keyRoutes(a)
 }
 
 // loginRequest is POST /login's body.
