@@ -196,4 +196,3 @@ func findRepoRoot() (string, error) {
 		dir = parent
 	}
 }
-
