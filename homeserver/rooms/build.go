@@ -123,11 +123,14 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 }
 
 // addSnapshotLocked records the state after a state event: a delta on the
-// previous snapshot, or a full checkpoint every CheckpointEvery deltas, so
-// stored state grows with state changes, not with events × members.
+// previous snapshot, or a full checkpoint after max(CheckpointEvery,
+// state size / 2) deltas, so stored state grows linearly with state
+// changes, not with events × members.
 func (s *Service) addSnapshotLocked(r *room, b *storage.Batch, delta storage.StateEntry) {
 	sn := storage.Snapshot{NID: s.nextSnap.Add(1), RoomNID: r.nid}
-	if r.snapshot == 0 || r.chainLen >= s.cfg.CheckpointEvery {
+	// The interval grows with the state, so checkpoints cost O(1)
+	// entries per state event amortised, however large the room.
+	if r.snapshot == 0 || r.chainLen >= max(s.cfg.CheckpointEvery, len(r.state)/2) {
 		s.namesMu.Lock()
 		for t, e := range r.state {
 			sn.Entries = append(sn.Entries, storage.StateEntry{TypeNID: s.types[t.typ], StateKeyNID: s.stateKeys[t.key], EventNID: e.NID})

@@ -119,25 +119,16 @@ func (s *Service) loadRoom(ctx context.Context, sr storage.Room) (*room, error) 
 // loadState resolves a snapshot (walking deltas back to a checkpoint)
 // into a state map.
 func (s *Service) loadState(ctx context.Context, ver gmsl.IRoomVersion, snap int64) (stateMap, error) {
-	type key struct{ t, k int64 }
-	var chain []storage.Snapshot
-	for n := snap; n != 0; {
-		sn, err := s.db.Snapshot(ctx, n)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot %d: %w", n, err)
-		}
-		chain = append(chain, sn)
-		n = sn.Parent
+	if snap == 0 {
+		return stateMap{}, nil
 	}
-	entries := map[key]int64{}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for _, e := range chain[i].Entries {
-			entries[key{e.TypeNID, e.StateKeyNID}] = e.EventNID
-		}
+	entries, err := s.db.ResolveSnapshot(ctx, snap)
+	if err != nil {
+		return nil, err
 	}
 	nids := make([]int64, 0, len(entries))
-	for _, n := range entries {
-		nids = append(nids, n)
+	for _, e := range entries {
+		nids = append(nids, e.EventNID)
 	}
 	evs, err := s.db.EventsByNID(ctx, nids)
 	if err != nil {

@@ -155,8 +155,9 @@ type RoomsDB interface {
 	Names(ctx context.Context) (types, stateKeys map[string]int64, err error)
 	// RoomByID returns a room, or ErrNotFound.
 	RoomByID(ctx context.Context, roomID string) (Room, error)
-	// Snapshot returns one snapshot row with its entries.
-	Snapshot(ctx context.Context, nid int64) (Snapshot, error)
+	// ResolveSnapshot returns the full state of a snapshot: its chain of
+	// deltas back to a checkpoint, applied oldest first.
+	ResolveSnapshot(ctx context.Context, nid int64) ([]StateEntry, error)
 	// EventsByNID returns the given events, in any order; missing ones are skipped.
 	EventsByNID(ctx context.Context, nids []int64) ([]Event, error)
 	// EventByID returns one event, or ErrNotFound.

@@ -333,29 +333,39 @@ func (s *RoomsStore) RoomByID(ctx context.Context, roomID string) (storage.Room,
 	return r, nil
 }
 
-// Snapshot implements storage.RoomsDB.
-func (s *RoomsStore) Snapshot(ctx context.Context, nid int64) (storage.Snapshot, error) {
-	sn := storage.Snapshot{NID: nid}
-	err := s.db.QueryRowContext(ctx, `SELECT room_nid, parent FROM state_snapshots WHERE nid=?`, nid).Scan(&sn.RoomNID, &sn.Parent)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sn, storage.ErrNotFound
-	}
+// ResolveSnapshot implements storage.RoomsDB with one recursive query
+// over the snapshot chain.
+func (s *RoomsStore) ResolveSnapshot(ctx context.Context, nid int64) ([]storage.StateEntry, error) {
+	st, err := s.readStmt(ctx, `WITH RECURSIVE chain(nid, parent, depth) AS (
+			SELECT nid, parent, 0 FROM state_snapshots WHERE nid = ?
+			UNION ALL
+			SELECT s.nid, s.parent, c.depth + 1 FROM state_snapshots s JOIN chain c ON s.nid = c.parent WHERE c.parent != 0)
+		SELECT e.type_nid, e.state_key_nid, e.event_nid FROM chain c JOIN state_entries e ON e.snapshot = c.nid
+		ORDER BY c.depth DESC`)
 	if err != nil {
-		return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT type_nid, state_key_nid, event_nid FROM state_entries WHERE snapshot=?`, nid)
+	rows, err := st.QueryContext(ctx, nid)
 	if err != nil {
-		return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+		return nil, fmt.Errorf("resolve snapshot %d: %w", nid, err)
 	}
 	defer rows.Close()
+	type key struct{ t, k int64 }
+	at := map[key]int{}
+	var out []storage.StateEntry
 	for rows.Next() {
 		var e storage.StateEntry
 		if err := rows.Scan(&e.TypeNID, &e.StateKeyNID, &e.EventNID); err != nil {
-			return sn, fmt.Errorf("snapshot %d: %w", nid, err)
+			return nil, fmt.Errorf("resolve snapshot %d: %w", nid, err)
 		}
-		sn.Entries = append(sn.Entries, e)
+		if i, ok := at[key{e.TypeNID, e.StateKeyNID}]; ok {
+			out[i] = e // a newer delta replaces the older entry
+			continue
+		}
+		at[key{e.TypeNID, e.StateKeyNID}] = len(out)
+		out = append(out, e)
 	}
-	return sn, rows.Err()
+	return out, rows.Err()
 }
 
 const eventCols = `event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender, state_before, txn_device, txn_id, pdu, client, unsigned`
