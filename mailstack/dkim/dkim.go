@@ -22,6 +22,7 @@ import (
 // Status is a DKIM verification result as named by RFC 8601 §2.7.1.
 type Status string
 
+// The statuses; each constant says when it applies.
 const (
 	// StatusNone: the message carried no signature.
 	StatusNone Status = "none"

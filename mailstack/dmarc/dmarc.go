@@ -23,6 +23,7 @@ import (
 // and RFC 7489 §11.2).
 type Status string
 
+// The DMARC results.
 const (
 	StatusNone      Status = "none"      // no policy published
 	StatusPass      Status = "pass"      // an aligned SPF or DKIM pass
@@ -34,6 +35,7 @@ const (
 // Disposition is what the receiver should do with the message.
 type Disposition string
 
+// The dispositions, from a failing message's applied policy (§6.6.4).
 const (
 	DispositionNone       Disposition = "none"
 	DispositionQuarantine Disposition = "quarantine"

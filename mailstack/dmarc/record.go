@@ -10,6 +10,7 @@ import (
 // Policy is a requested handling for failing mail (RFC 7489 §6.3 p=, sp=).
 type Policy string
 
+// The policies of RFC 7489 §6.3.
 const (
 	PolicyNone       Policy = "none"
 	PolicyQuarantine Policy = "quarantine"
@@ -19,6 +20,7 @@ const (
 // Alignment is an identifier alignment mode (RFC 7489 §3.1).
 type Alignment string
 
+// The alignment modes: relaxed (same organizational domain) and strict (equal).
 const (
 	AlignRelaxed Alignment = "r"
 	AlignStrict  Alignment = "s"

@@ -23,6 +23,7 @@ import (
 // Event is a misbehaviour observed for a sender.
 type Event string
 
+// The events the receiver reports.
 const (
 	EventSPFFail   Event = "spf-fail"   // SPF fail (not softfail)
 	EventDMARCFail Event = "dmarc-fail" // DMARC fail with a quarantine or reject policy
@@ -34,6 +35,7 @@ const (
 // Kind tells which sender identity an entry scores.
 type Kind string
 
+// The kinds of sender identity scored.
 const (
 	KindIP     Kind = "ip"
 	KindDomain Kind = "domain"

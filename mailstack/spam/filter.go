@@ -15,6 +15,8 @@ import (
 // Verdict is the filter's three-way answer.
 type Verdict string
 
+// The verdicts: ham at or below Config.HamCutoff, spam at or above
+// Config.SpamCutoff, unsure between.
 const (
 	Ham    Verdict = "ham"
 	Unsure Verdict = "unsure"
