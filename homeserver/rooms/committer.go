@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,8 @@ type committer struct {
 	recent   [8]int // sizes of the last commits (committer goroutine only)
 	recentAt int
 	lastDur  time.Duration // duration of the last commit
-	stopOnce sync.Once
+	closeMu  sync.RWMutex
+	closed   bool
 	stopped  chan struct{}
 }
 
@@ -61,9 +63,17 @@ func newCommitter(db storage.RoomsDB, startPos int64, n *notifier, onFail func(e
 // Callers that need per-room ordering submit while holding the room lock.
 func (c *committer) submit(b *storage.Batch, after func()) chan error {
 	s := &submission{batch: b, after: after, done: make(chan error, 1)}
+	c.closeMu.RLock()
+	defer c.closeMu.RUnlock()
+	if c.closed {
+		s.done <- errClosed
+		return s.done
+	}
 	c.queue <- s
 	return s.done
 }
+
+var errClosed = errors.New("rooms: service is shutting down")
 
 // wait blocks until done yields or ctx ends. The write still completes
 // (or fails) on its own after ctx ends; only the caller stops waiting.
@@ -76,8 +86,15 @@ func wait(ctx context.Context, done chan error) error {
 	}
 }
 
+// close stops accepting submissions, commits the queued ones and returns
+// when the committer has finished.
 func (c *committer) close() {
-	c.stopOnce.Do(func() { close(c.queue) })
+	c.closeMu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
+	c.closeMu.Unlock()
 	<-c.stopped
 }
 

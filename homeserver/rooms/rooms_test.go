@@ -249,3 +249,71 @@ func TestConcurrentSendsSyncExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// anyone accepts every local user (for rooms with many members).
+type anyone struct{}
+
+func (anyone) Profile(context.Context, string) (string, string, error) { return "", "", nil }
+
+// TestStateStorageLinear joins many members and sends messages between
+// joins: stored state entries stay linear in the number of state events,
+// and the state at an old event is still exact.
+func TestStateStorageLinear(t *testing.T) {
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := sqlite.NewRoomsStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc, err := rooms.New(ctx, rooms.DefaultConfig(), rooms.Identity{ServerName: "test", KeyID: "ed25519:k", Key: key},
+		store, store, store, anyone{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	owner := dev("@owner:test")
+	roomID, err := svc.CreateRoom(ctx, owner, rooms.CreateRoomRequest{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const members = 400
+	var mid string
+	for i := range members {
+		u := dev(fmt.Sprintf("@user%03d:test", i))
+		if _, err := svc.Join(ctx, u, roomID, ""); err != nil {
+			t.Fatal(err)
+		}
+		id, err := svc.Send(ctx, u, roomID, "m.room.message", "m", msg("hi"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == members/2 {
+			mid = id
+		}
+	}
+	var entries, stateEvents int
+	db.QueryRow(`SELECT COUNT(*) FROM state_entries`).Scan(&entries)
+	db.QueryRow(`SELECT COUNT(*) FROM events WHERE is_state=1`).Scan(&stateEvents)
+	if entries > 6*stateEvents {
+		t.Errorf("%d state entries for %d state events: not linear", entries, stateEvents)
+	}
+	st, err := svc.StateAt(ctx, mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := 0
+	for _, e := range st {
+		if e.Type == "m.room.member" {
+			joined++
+		}
+	}
+	if want := 1 + members/2 + 1; joined != want {
+		t.Errorf("state at the middle message has %d members, want %d", joined, want)
+	}
+}
