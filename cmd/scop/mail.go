@@ -108,7 +108,7 @@ func openMailboxes(dataDir string, log *slog.Logger) (receiver.Mailboxes, func()
 		log.Warn("cannot open homeserver database: no mailbox exists", "err", err)
 		return noMailboxes{}, func() {}
 	}
-	return receiver.AccountsMailboxes{DB: db}, func() { db.Close() }
+	return &receiver.AccountsMailboxes{DB: db}, func() { db.Close() }
 }
 
 func writeListenFile(path string, v any) error {

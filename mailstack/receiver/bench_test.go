@@ -39,7 +39,7 @@ func benchReceiver(b *testing.B, checks []check.Check, resolver dns.Resolver) st
 	b.Cleanup(func() { db.Close() })
 	cfg := mailstack.DefaultConfig()
 	cfg.Limits.MaxCommands = 1 << 30
-	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: AccountsMailboxes{DB: db},
+	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: &AccountsMailboxes{DB: db},
 		Checks: checks, Resolver: resolver, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -57,7 +57,7 @@ func chainReceiver(t testing.TB, resolver *dnstest.MapResolver, mod func(*mailst
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: AccountsMailboxes{DB: db},
+	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: &AccountsMailboxes{DB: db},
 		Resolver: resolver, Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)

@@ -99,7 +99,7 @@ func TestReceiveAndDeliverOverLMTP(t *testing.T) {
 	cfg.LMTP = "tcp:" + l.Addr().String()
 	cfg.Aliases = map[string]string{"Postmaster": "alice"}
 	cfg.Domains = []string{"mail.example.org"}
-	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org:8448", Mailboxes: AccountsMailboxes{DB: db},
+	r, err := New(Options{Config: cfg, DataDir: data, ServerName: "example.org:8448", Mailboxes: &AccountsMailboxes{DB: db},
 		Resolver: &dnstest.MapResolver{},
 		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
