@@ -103,3 +103,30 @@ func TestSyncLongPollTimesOut(t *testing.T) {
 		t.Error("no next_batch")
 	}
 }
+
+func TestSyncLazyLoadMembers(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	carol := rs.AddUser(t, "carol", "pw-carol-123")
+	roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	rs.must(t, bob, "POST", "/join/"+esc(roomID), nil)
+	rs.must(t, carol, "POST", "/join/"+esc(roomID), nil)
+	lazy := esc(`{"room":{"state":{"lazy_load_members":true},"timeline":{"limit":1}}}`)
+	rs.send(t, bob, roomID, "from bob")
+	s := rs.sync(t, alice, "filter="+lazy)
+	members := map[string]bool{}
+	for _, e := range s.Rooms.Join[roomID].State.Events {
+		if e.Type == "m.room.member" {
+			members[*e.StateKey] = true
+		}
+	}
+	if !members[bob.UserID] || !members[alice.UserID] || members[carol.UserID] {
+		t.Errorf("lazy initial members %v: want bob (sender) and alice (self), not carol", members)
+	}
+	rs.send(t, carol, roomID, "from carol")
+	s2 := rs.sync(t, alice, "timeout=0&filter="+lazy+"&since="+s.NextBatch)
+	if m := findEvent(s2.Rooms.Join[roomID].State.Events, "m.room.member"); m == nil || *m.StateKey != carol.UserID {
+		t.Errorf("incremental lazy sync lacks carol's member event: %+v", s2.Rooms.Join[roomID].State.Events)
+	}
+}

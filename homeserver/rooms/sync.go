@@ -278,9 +278,19 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 				continue
 			}
 			jr.State.Events = append(jr.State.Events, e.JSON(dev.UserID, dev.DeviceID))
+			inTimeline[e.ID] = true // sent now: not again below
 		}
 		if newly {
 			jr.Summary = RoomSummary{Heroes: heroes, JoinedCount: &joined, InvitedCnt: &invited}
+		}
+	}
+	if !newly && rf.State != nil && rf.State.LazyLoadMembers {
+		// Lazy loading: the client needs the member event of every
+		// timeline sender, even one that has not changed since the token.
+		for sender := range senders {
+			if e := r.stateEvent(spec.MRoomMember, sender); e != nil && !inTimeline[e.ID] && e.Pos <= pos && sender != dev.UserID {
+				jr.State.Events = append(jr.State.Events, e.JSON(dev.UserID, dev.DeviceID))
+			}
 		}
 	}
 	if typingChanged || (newly && len(typing) > 0) {

@@ -173,3 +173,37 @@ func deleteDeviceKeys(ctx context.Context, tx *sql.Tx, userID, deviceID string) 
 	}
 	return nil
 }
+
+// CrossSigningKeys returns a user's cross-signing keys by usage.
+func (s *Store) CrossSigningKeys(ctx context.Context, userID string) (map[string]json.RawMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT usage, key_json FROM accounts_cross_signing_keys WHERE user_id = ?`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]json.RawMessage{}
+	for rows.Next() {
+		var usage, k string
+		if err := rows.Scan(&usage, &k); err != nil {
+			return nil, err
+		}
+		out[usage] = json.RawMessage(k)
+	}
+	return out, rows.Err()
+}
+
+// PutCrossSigningKeys stores keys by usage in one transaction.
+func (s *Store) PutCrossSigningKeys(ctx context.Context, userID string, keys map[string]json.RawMessage) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for usage, k := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts_cross_signing_keys(user_id, usage, key_json) VALUES (?, ?, ?)
+			ON CONFLICT(user_id, usage) DO UPDATE SET key_json = excluded.key_json`, userID, usage, string(k)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
