@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 
 	cinotify "scop/ci-notify"
 	"scop/ci-notify/store"
@@ -103,6 +104,8 @@ type Notifier struct {
 	pending map[store.Key]bool
 	busy    map[store.Key]bool
 	closed  bool
+
+	encChecked map[id.RoomID]bool // rooms whose encryption state is known
 }
 
 // New returns a Notifier posting with cli (logged in; see Login).
@@ -127,6 +130,8 @@ func New(cfg Config, cli *mautrix.Client, st *store.Store, log *slog.Logger) *No
 		owner:   fmt.Sprintf("%s/%d", cli.DeviceID, time.Now().UnixNano()),
 		pending: map[store.Key]bool{},
 		busy:    map[store.Key]bool{},
+
+		encChecked: map[id.RoomID]bool{},
 	}
 	n.cond = sync.NewCond(&n.mu)
 	return n

@@ -62,6 +62,9 @@ func (n *Notifier) post(ctx context.Context, row *store.Row) error {
 			return err
 		}
 	}
+	if err := n.checkEncryption(ctx, roomID); err != nil {
+		return err
+	}
 	var mention *format.Mention
 	if row.State.Overall() == cinotify.StatusFailure {
 		if mx, ok := n.cfg.Users[row.State.Author]; ok && mx != "" {
@@ -182,4 +185,37 @@ func (n *Notifier) ensureThread(ctx context.Context, roomID id.RoomID, key strin
 		return "", err
 	}
 	return ev, nil
+}
+
+// checkEncryption makes sure, once per room and process, that the client's
+// state store knows whether the room is encrypted, by asking the homeserver
+// if the store does not say so: mautrix encrypts only rooms its store marks
+// encrypted, and plaintext must never go into an encrypted room.
+func (n *Notifier) checkEncryption(ctx context.Context, roomID id.RoomID) error {
+	n.mu.Lock()
+	done := n.encChecked[roomID]
+	n.mu.Unlock()
+	if done {
+		return nil
+	}
+	var enc event.EncryptionEventContent
+	err := n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
+		return n.cli.StateEvent(ctx, roomID, event.StateEncryption, "", &enc)
+	})
+	switch {
+	case errors.Is(err, mautrix.MNotFound):
+	case err != nil:
+		return fmt.Errorf("check encryption of %s: %w", roomID, err)
+	case enc.Algorithm != "":
+		if n.cli.Crypto == nil {
+			return errPermanent{fmt.Errorf("room %s is encrypted: %w", roomID, ErrNoCrypto)}
+		}
+		if err := n.cli.StateStore.SetEncryptionEvent(ctx, roomID, &enc); err != nil {
+			return fmt.Errorf("record encryption of %s: %w", roomID, err)
+		}
+	}
+	n.mu.Lock()
+	n.encChecked[roomID] = true
+	n.mu.Unlock()
+	return nil
 }

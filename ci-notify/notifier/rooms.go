@@ -135,10 +135,12 @@ func (n *Notifier) createWithAlias(ctx context.Context, repo, local string) (id.
 		Content:  event.Content{Raw: map[string]any{"repo": repo}},
 	}}
 	if n.cfg.Encrypt {
+		// Parsed, not Raw: mautrix records parsed initial state in its
+		// state store, which is what makes the client encrypt.
 		initial = append(initial, &event.Event{
 			Type:     event.StateEncryption,
 			StateKey: &emptyKey,
-			Content:  event.Content{Raw: map[string]any{"algorithm": string(id.AlgorithmMegolmV1)}},
+			Content:  event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
 		})
 	}
 	req := &mautrix.ReqCreateRoom{
