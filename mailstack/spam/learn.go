@@ -71,3 +71,21 @@ func addClamp(v uint32, d int32) uint32 {
 	}
 	return uint32(n)
 }
+
+// Reload replaces the in-memory counts with the store's, e.g. after
+// `scop spam train` wrote to the database of a running server.
+func (f *Filter) Reload(ctx context.Context) error {
+	f.learnMu.Lock()
+	defer f.learnMu.Unlock()
+	tokens := map[uint64]counts{}
+	nham, nspam, err := f.store.Load(ctx, func(h uint64, ham, spam uint32) {
+		tokens[h] = counts{ham, spam}
+	})
+	if err != nil {
+		return fmt.Errorf("spam: reload: %w", err)
+	}
+	f.mu.Lock()
+	f.tokens, f.nham, f.nspm = tokens, nham, nspam
+	f.mu.Unlock()
+	return nil
+}

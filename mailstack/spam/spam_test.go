@@ -428,3 +428,31 @@ func TestHashWordMatchesNormWord(t *testing.T) {
 		}
 	}
 }
+
+func TestReload(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	store, err := NewSQLiteStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := New(ctx, store, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process (scop spam train) trains the same database.
+	other, err := NewSQLiteStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainedFilter(t, other)
+	if h, s := live.Trained(); h != 0 || s != 0 {
+		t.Fatalf("before Reload: %d, %d", h, s)
+	}
+	if err := live.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, s := live.Trained(); h != 100 || s != 100 {
+		t.Errorf("after Reload: %d, %d; want 100, 100", h, s)
+	}
+}
