@@ -399,7 +399,10 @@ func (c *T) Fatalf(format string, args ...any) {
 }
 
 // Logf logs to the test's output.
-func (c *T) Logf(format string, args ...any) { c.tt.Logf(format, args...) }
+func (c *T) Logf(format string, args ...any) {
+	c.tt.Helper()
+	c.tt.Logf(format, args...)
+}
 
 // Context is cancelled when the test ends.
 func (c *T) Context() context.Context { return c.tt.Context() }
