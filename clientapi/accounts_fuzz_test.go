@@ -80,3 +80,16 @@ func FuzzKeysUpload(f *testing.F) {
 		`{"one_time_keys":{"a:b":"c","d:e":{"key":1}},"fallback_keys":{"f:g":{}}}`,
 		`{"one_time_keys":{":":""}}`, `{"device_keys":[]}`, `{"fallback_keys":{"x":null}}`)
 }
+
+func FuzzSignaturesUpload(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/keys/signatures/upload",
+		`{"@alice:test":{"X":{"signatures":{"@alice:test":{"ed25519:Y":"s"}}}}}`,
+		`{"@bob:test":{"K":{"signatures":{}}}}`, `{"x":{"y":1}}`, `{"@alice:test":null}`)
+}
+
+func FuzzDeviceSigningUpload(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/keys/device_signing/upload",
+		`{"master_key":{"user_id":"@alice:test","usage":["master"],"keys":{"ed25519:M":"M"}}}`,
+		`{"self_signing_key":{"user_id":"@alice:test","usage":["self_signing"],"keys":{"ed25519:S":"S"}}}`,
+		`{"master_key":{"usage":"master"}}`, `{"master_key":null,"auth":{}}`)
+}

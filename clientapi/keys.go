@@ -14,15 +14,65 @@ type Keys interface {
 	UploadKeys(ctx context.Context, dev homeserver.Device, up accounts.KeyUpload) (map[string]int, error)
 	QueryKeys(ctx context.Context, query map[string][]string) (map[string]map[string]json.RawMessage, error)
 	ClaimKeys(ctx context.Context, claim map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
+	HasMasterKey(ctx context.Context, userID string) (bool, error)
+	UploadCrossSigningKeys(ctx context.Context, userID string, keys map[string]json.RawMessage) error
+	CrossSigningKeys(ctx context.Context, caller string, users []string) (map[string]map[string]json.RawMessage, error)
+	UploadSignatures(ctx context.Context, caller string, signed map[string]map[string]json.RawMessage) (map[string]map[string]any, error)
 }
 
-// keyRoutes serves device key upload, query and claim (spec: "End-to-end
-// encryption", "Key management API"). Cross-signing, key backup,
+// keyRoutes serves device key upload, query and claim and cross-signing
+// key and signature upload (spec: "End-to-end encryption"). Key backup,
 // /keys/changes and to-device messages are not served yet.
 func (ar *accountRoutes) keyRoutes(a *API) {
 	a.Handle("POST /keys/upload", Authed, ar.uploadKeys)
 	a.Handle("POST /keys/query", Authed, ar.queryKeys)
 	a.Handle("POST /keys/claim", Authed, ar.claimKeys)
+	a.Handle("POST /keys/device_signing/upload", Authed, ar.uploadCrossSigning)
+	a.Handle("POST /keys/signatures/upload", Authed, ar.uploadSignatures)
+}
+
+func (ar *accountRoutes) uploadCrossSigning(r *http.Request) (any, error) {
+	var req struct {
+		Master      json.RawMessage `json:"master_key"`
+		SelfSigning json.RawMessage `json:"self_signing_key"`
+		UserSigning json.RawMessage `json:"user_signing_key"`
+		Auth        *authDict       `json:"auth"`
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	d := MustDevice(r)
+	// Replacing existing keys needs the password; the first upload does
+	// not, as there is nothing yet to protect.
+	has, err := ar.acc.HasMasterKey(r.Context(), d.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if has {
+		ok, resp, err := ar.requirePassword(r, req.Auth, "cross_signing")
+		if !ok {
+			return resp, err
+		}
+	}
+	keys := map[string]json.RawMessage{}
+	for usage, k := range map[string]json.RawMessage{"master": req.Master, "self_signing": req.SelfSigning, "user_signing": req.UserSigning} {
+		if len(k) > 0 && string(k) != "null" {
+			keys[usage] = k
+		}
+	}
+	return struct{}{}, ar.acc.UploadCrossSigningKeys(r.Context(), d.UserID, keys)
+}
+
+func (ar *accountRoutes) uploadSignatures(r *http.Request) (any, error) {
+	var req map[string]map[string]json.RawMessage
+	if err := DecodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	failures, err := ar.acc.UploadSignatures(r.Context(), MustDevice(r).UserID, req)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"failures": failures}, nil
 }
 
 func (ar *accountRoutes) uploadKeys(r *http.Request) (any, error) {
@@ -51,7 +101,16 @@ func (ar *accountRoutes) queryKeys(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"device_keys": keys, "failures": map[string]any{}}, nil
+	users := make([]string, 0, len(req.DeviceKeys))
+	for u := range req.DeviceKeys {
+		users = append(users, u)
+	}
+	cs, err := ar.acc.CrossSigningKeys(r.Context(), MustDevice(r).UserID, users)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"device_keys": keys, "failures": map[string]any{},
+		"master_keys": cs["master"], "self_signing_keys": cs["self_signing"], "user_signing_keys": cs["user_signing"]}, nil
 }
 
 func (ar *accountRoutes) claimKeys(r *http.Request) (any, error) {
