@@ -67,6 +67,8 @@ type Store interface {
 	Device(ctx context.Context, userID, deviceID string) (Device, error)
 	Devices(ctx context.Context, userID string) ([]Device, error)
 	RenameDevice(ctx context.Context, userID, deviceID, name string) error
+	// TouchDevice records when and from where a device was last used.
+	TouchDevice(ctx context.Context, userID, deviceID string, ts int64, ip string) error
 	// DeleteDevices deletes the named devices of userID (all of them when
 	// ids is nil) except keep, and returns the deleted devices.
 	DeleteDevices(ctx context.Context, userID string, ids []string, keep string) ([]Device, error)
@@ -94,6 +96,9 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash []byte
+
+	seenMu sync.Mutex
+	seen   map[string]time.Time // userID|deviceID → last recorded use
 }
 
 // New returns a service for the users of serverName.
@@ -103,7 +108,7 @@ func New(store Store, serverName string, opts Options) *Service {
 		cost = bcrypt.DefaultCost
 	}
 	return &Service{store: store, serverName: serverName, cost: cost,
-		byToken: map[[32]byte]homeserver.Device{}, byDevice: map[string][32]byte{}}
+		byToken: map[[32]byte]homeserver.Device{}, byDevice: map[string][32]byte{}, seen: map[string]time.Time{}}
 }
 
 // ServerName is the server part of the user IDs this service owns.
@@ -253,6 +258,9 @@ func (s *Service) Login(ctx context.Context, userID, deviceID, displayName, ip s
 		return Session{}, fmt.Errorf("store device %s of %s: %w", deviceID, userID, err)
 	}
 	s.forget(userID, deviceID)
+	s.seenMu.Lock()
+	s.seen[userID+"|"+deviceID] = time.Now() // Login just recorded it
+	s.seenMu.Unlock()
 	return Session{UserID: userID, DeviceID: deviceID, AccessToken: tok}, nil
 }
 
@@ -290,6 +298,29 @@ func (s *Service) Authenticate(ctx context.Context, token string) (homeserver.De
 	return dev, nil
 }
 
+// seenInterval is how stale a device's recorded last use may get: one
+// write per device per interval keeps the hot path free of writes.
+const seenInterval = 5 * time.Minute
+
+// Touch records that dev was used from ip, at most once per
+// seenInterval per device (clientapi calls it on authenticated requests).
+func (s *Service) Touch(ctx context.Context, dev homeserver.Device, ip string) {
+	if dev.DeviceID == "" {
+		return
+	}
+	key, now := dev.UserID+"|"+dev.DeviceID, time.Now()
+	s.seenMu.Lock()
+	last, ok := s.seen[key]
+	if ok && now.Sub(last) < seenInterval {
+		s.seenMu.Unlock()
+		return
+	}
+	s.seen[key] = now
+	s.seenMu.Unlock()
+	// Best effort: a failed write only leaves last_seen older.
+	s.store.TouchDevice(ctx, dev.UserID, dev.DeviceID, now.UnixMilli(), ip)
+}
+
 // forget drops the cached token of a device.
 func (s *Service) forget(userID, deviceID string) {
 	key := userID + "|" + deviceID
@@ -299,6 +330,9 @@ func (s *Service) forget(userID, deviceID string) {
 		delete(s.byDevice, key)
 	}
 	s.mu.Unlock()
+	s.seenMu.Lock()
+	delete(s.seen, key)
+	s.seenMu.Unlock()
 }
 
 // DeleteDevices deletes devices of userID (every device when ids is nil)

@@ -12,7 +12,7 @@ import (
 
 // gatherWait bounds how long a commit waits for requests still being
 // built to join it.
-const gatherWait = time.Millisecond
+const gatherWait = 2 * time.Millisecond
 
 // maxBatch bounds how many submissions one transaction merges, so a
 // flood of writers still gets regular acknowledgements.
@@ -108,7 +108,7 @@ func (c *committer) run() {
 		}
 		subs = append(subs[:0], first)
 		// Writers that arrived together recently are likely to arrive
-		// together again: wait a little (at most half a commit's
+		// together again: wait a little (at most two thirds of a commit's
 		// duration) for as many as the recent peak, or for requests
 		// still being built, so they share one fsync instead of
 		// alternating between two half-full commits.
@@ -132,7 +132,7 @@ func (c *committer) run() {
 				break
 			}
 			if deadline == nil {
-				deadline = time.NewTimer(min(gatherWait, c.lastDur/2))
+				deadline = time.NewTimer(min(gatherWait, c.lastDur*2/3))
 			}
 			select {
 			case s, ok := <-c.queue:

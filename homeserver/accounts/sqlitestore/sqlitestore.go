@@ -155,6 +155,13 @@ func (s *Store) Devices(ctx context.Context, userID string) ([]accounts.Device, 
 	return out, rows.Err()
 }
 
+// TouchDevice records a device's last use.
+func (s *Store) TouchDevice(ctx context.Context, userID, deviceID string, ts int64, ip string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE accounts_devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?`,
+		ts, ip, userID, deviceID)
+	return err
+}
+
 // RenameDevice sets a device's display name.
 func (s *Store) RenameDevice(ctx context.Context, userID, deviceID, name string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE accounts_devices SET display_name = ? WHERE user_id = ? AND device_id = ?`, name, userID, deviceID)
