@@ -117,6 +117,8 @@ type Spool struct {
 	synced   uint64 // records known durable
 	syncing  bool
 	syncErr  error
+	// compacting guards compact against re-entry.
+	compacting bool
 }
 
 // Open opens (creating) the spool at dir and replays its journal.
@@ -235,6 +237,9 @@ func (s *Spool) replay(seq uint64, last bool) error {
 			if json.Unmarshal(payload[4:4+el], &env) != nil {
 				break
 			}
+			if old := s.entries[env.ID]; old != nil {
+				s.live[old.seg]-- // moved forward by compact
+			}
 			s.entries[env.ID] = &entry{env: env, seg: seq, off: off + recHeader + 4 + el, len: n - 4 - el}
 			s.live[seq]++
 		case recState:
@@ -304,6 +309,84 @@ func (s *Spool) gc() {
 		delete(s.live, seq)
 	}
 }
+
+// compact copies the few pending messages of the oldest segment (with
+// their state) into the active one, so that one long-deferred message does
+// not keep every later segment on disk; gc then deletes the old segment.
+// At replay the later copy of an ID replaces the earlier. The caller
+// holds s.mu.
+func (s *Spool) compact() {
+	if s.compacting || len(s.live) < 3 {
+		return
+	}
+	oldest := s.seq
+	for seq := range s.live {
+		oldest = min(oldest, seq)
+	}
+	if oldest == s.seq || s.live[oldest] > compactMax {
+		return
+	}
+	s.compacting = true
+	defer func() { s.compacting = false }()
+	f, err := os.Open(s.segPath(oldest))
+	if err != nil {
+		s.log.Warn("spool: compact", "segment", oldest, "err", err)
+		return
+	}
+	defer f.Close()
+	type move struct {
+		e        *entry
+		seg      uint64
+		off, len int64
+	}
+	var moves []move
+	var last uint64
+	for id, e := range s.entries {
+		if e.seg != oldest {
+			continue
+		}
+		msg := make([]byte, e.len)
+		if _, err := f.ReadAt(msg, e.off); err != nil {
+			s.log.Warn("spool: compact read", "id", id, "err", err)
+			return
+		}
+		ej, _ := json.Marshal(e.env)
+		var el [4]byte
+		binary.BigEndian.PutUint32(el[:], uint32(len(ej)))
+		t, off, err := s.appendRecord(recMessage, el[:], ej, msg)
+		if err != nil {
+			s.log.Warn("spool: compact", "err", err)
+			return
+		}
+		last = t
+		mv := move{e: e, seg: s.seq, off: off + 4 + int64(len(ej)), len: e.len}
+		if st := e.state; st.Attempts > 0 || !st.NextAttempt.IsZero() || st.LastError != "" || len(st.Delivered)+len(st.Failed) > 0 {
+			sj, _ := json.Marshal(st)
+			if t, _, err = s.appendRecord(recState, []byte(id), []byte("\n"), sj); err != nil {
+				s.log.Warn("spool: compact", "err", err)
+				return
+			}
+			last = t
+		}
+		moves = append(moves, mv)
+	}
+	if len(moves) == 0 || s.commit(last) != nil {
+		return
+	}
+	for _, mv := range moves {
+		if s.entries[mv.e.env.ID] != mv.e {
+			continue // delivered while we synced; its done record follows our copy
+		}
+		s.live[mv.e.seg]--
+		mv.e.seg, mv.e.off, mv.e.len = mv.seg, mv.off, mv.len
+		s.live[mv.seg]++
+	}
+	s.gc()
+}
+
+// compactMax is the most pending messages a segment may hold for compact
+// to move them forward.
+const compactMax = 16
 
 // appendRecord writes one record to the active segment and returns its
 // ticket for commit and the offset of its payload. The caller holds s.mu.
@@ -492,6 +575,7 @@ func (s *Spool) Remove(id string) error {
 	delete(s.entries, id)
 	s.live[e.seg]--
 	s.gc()
+	s.compact()
 	return nil
 }
 

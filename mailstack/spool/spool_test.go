@@ -393,3 +393,51 @@ func TestExpiredBecomesDeadLetter(t *testing.T) {
 		t.Fatalf("List() = %+v, want one expired dead letter", items)
 	}
 }
+
+// TestCompactMovesStragglers: one undeliverable message in the oldest
+// segment is copied forward with its state, so old segments go away.
+func TestCompactMovesStragglers(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SegmentBytes = 2000
+	var ids []string
+	for range 30 {
+		env := &Envelope{From: "a@b.test", To: []string{"c@d.test"}}
+		if err := s.Enqueue(env, bytes.Repeat([]byte("y"), 500)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, env.ID)
+	}
+	st := State{Attempts: 3, LastError: "451 busy"}
+	if err := s.SaveState(ids[0], st); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[1:] {
+		if err := s.Remove(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if segs, _ := s.segments(); len(segs) > 2 {
+		t.Errorf("%d segments kept for one pending message", len(segs))
+	}
+	s2, err := Open(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s2.List()
+	if len(items) != 1 || items[0].Envelope.ID != ids[0] || items[0].State.Attempts != 3 {
+		t.Fatalf("after reopen: %+v", items)
+	}
+	_, rc, err := s2.Open(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, bytes.Repeat([]byte("y"), 500)) {
+		t.Errorf("moved message body = %q", b)
+	}
+}
