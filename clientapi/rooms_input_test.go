@@ -42,6 +42,7 @@ func TestRoomsBadInput(t *testing.T) {
 		{"createRoom bad initial_state", "POST", "/createRoom", `{"initial_state": [{"type": "m.room.name", "content": 3}]}`, false, 400, "M_BAD_JSON"},
 		{"createRoom bad alias", "POST", "/createRoom", `{"room_alias_name": "a:b"}`, false, 400, "M_INVALID_PARAM"},
 		{"createRoom bad pl override", "POST", "/createRoom", `{"power_level_content_override": {"users": {"@alice:test": "high"}}}`, false, 400, "M_BAD_JSON"},
+		{"createRoom v12 creator in power levels", "POST", "/createRoom", `{"power_level_content_override": {"users": {"@alice:test": 100}}}`, false, 400, "M_BAD_JSON"},
 		{"invite missing user", "POST", base + "/invite", map[string]any{}, false, 400, "M_MISSING_PARAM"},
 		{"invite bad user", "POST", base + "/invite", map[string]any{"user_id": "nope"}, false, 400, "M_INVALID_PARAM"},
 		{"invite remote user", "POST", base + "/invite", map[string]any{"user_id": "@x:elsewhere"}, false, 403, "M_FORBIDDEN"},

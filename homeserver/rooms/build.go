@@ -88,10 +88,11 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 		r.id = pdu.RoomID().String()
 	}
 	if err := gmsl.Allowed(pdu, auth, userIDForSender); err != nil {
-		var nae *gmsl.NotAllowed
 		var ve *gmsl.EventValidationError
-		if errors.As(err, &nae) || errors.As(err, &ve) {
-			return nil, homeserver.Errorf(homeserver.ErrForbidden, "%v", err)
+		if errors.As(err, &ve) {
+			// Malformed rather than unauthorised (e.g. a v12 creator
+			// listed in the power levels).
+			return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Invalid event: %v", err)
 		}
 		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Event not allowed: %v", err)
 	}

@@ -154,6 +154,7 @@ func (a authProvider) get(t, k string) (gmsl.PDU, error) {
 	return nil, nil
 }
 
+// Create and the methods below implement gmsl.AuthEventProvider.
 func (a authProvider) Create() (gmsl.PDU, error)      { return a.get(spec.MRoomCreate, "") }
 func (a authProvider) JoinRules() (gmsl.PDU, error)   { return a.get(spec.MRoomJoinRules, "") }
 func (a authProvider) PowerLevels() (gmsl.PDU, error) { return a.get(spec.MRoomPowerLevels, "") }
