@@ -54,6 +54,12 @@ type Masquerader interface {
 	Masquerade(ctx context.Context, dev homeserver.Device, userID string) (homeserver.Device, error)
 }
 
+// toucher is implemented by an Authenticator that records each device's
+// last use (for the device list's last_seen_ts and last_seen_ip).
+type toucher interface {
+	Touch(ctx context.Context, dev homeserver.Device, ip string)
+}
+
 // API is the Client-Server API's router. Create it with New, register the
 // areas' routes, then serve it as an http.Handler.
 type API struct {
@@ -222,6 +228,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *route, h Handler
 				}
 			}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, dev))
+			if t, ok := a.auth.(toucher); ok {
+				t.Touch(r.Context(), dev, clientIP(r))
+			}
 		}
 	}
 	dev, authed := DeviceFromContext(r.Context())

@@ -162,3 +162,31 @@ func TestProfile(t *testing.T) {
 		t.Errorf("huge name: %v", err)
 	}
 }
+
+// Touch records a device's use once per interval; a fresh service (a
+// restart) records the first use it sees.
+func TestTouch(t *testing.T) {
+	s, path := newService(t)
+	ctx := t.Context()
+	id, _ := s.Register(ctx, "alice", "pw", false)
+	sess, _ := s.Login(ctx, id, "D", "", "127.0.0.1")
+	dev := homeserver.Device{UserID: id, DeviceID: sess.DeviceID}
+	s.Touch(ctx, dev, "10.0.0.1") // just logged in: not written again
+	if d, _ := s.Device(ctx, id, "D"); d.LastSeenIP != "127.0.0.1" {
+		t.Fatalf("touch right after login wrote %q", d.LastSeenIP)
+	}
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := sqlitestore.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := accounts.New(store, "example.org", accounts.Options{BcryptCost: 4})
+	s2.Touch(ctx, dev, "10.0.0.2")
+	if d, _ := s2.Device(ctx, id, "D"); d.LastSeenIP != "10.0.0.2" || d.LastSeenTS == 0 {
+		t.Fatalf("after restart, touch recorded %+v", d)
+	}
+}
