@@ -162,6 +162,11 @@ func TestKill9LosesNoAcceptedMessage(t *testing.T) {
 		}
 	}
 	t.Logf("%d rounds: %d messages acknowledged, %d in spool, %d lost", rounds, len(acked), len(inSpool), lost)
+	// The admin view agrees.
+	out, err := exec.Command(bin, "mail", "queue", "--data", data).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d message(s)", len(items))) {
+		t.Errorf("scop mail queue: %v\n%.2000s", err, out)
+	}
 	if len(acked) == 0 {
 		t.Error("no message was acknowledged: the test proved nothing")
 	}

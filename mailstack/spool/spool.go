@@ -12,9 +12,11 @@
 //	dead/<id>.msg      dead letters (permanent failure or too old)
 //	dead/<id>.st       why
 //
-// A segment is deleted once none of its messages is pending. At Open the
-// segments are replayed in order; a torn record at the end of the last one
-// was never acknowledged and is dropped.
+// Segments are deleted oldest first once none of their messages is
+// pending; the few messages still pending in the oldest segment are copied
+// forward (compact) so a long-deferred message does not pin later ones.
+// At Open the segments are replayed in order; a torn record at the end of
+// a segment was never acknowledged and is dropped.
 package spool
 
 import (
