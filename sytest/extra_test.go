@@ -186,3 +186,27 @@ func TestSync_FanOut(t *testing.T) {
 		}
 	})
 }
+
+func TestBadInput_Bodies(t *testing.T) {
+	t.Parallel()
+	run(t, "BodyTooLargeUnauthenticated", func(c *T) {
+		big := `{"type":"m.login.password","password":"` + strings.Repeat("a", 20<<20) + `"}`
+		c.anon().MustErr("POST", cs("/login"), big, 413, "M_TOO_LARGE")
+		c.anon().MustErr("POST", cs("/register"), big, 413, "M_TOO_LARGE")
+	})
+	run(t, "AnyContentTypeAccepted", func(c *T) {
+		u := c.user()
+		r := u.DoHeaders("POST", cs("/createRoom"), `{"name":"ct"}`, map[string]string{"Content-Type": "text/plain"})
+		if r.Status != 200 {
+			c.Errorf("JSON body sent as text/plain: want 200: %s", r)
+		}
+	})
+	run(t, "EmptyBodyOnPost", func(c *T) {
+		u := c.user()
+		room := u.createRoom(nil)
+		r := u.Do("POST", cs("/rooms/%s/leave", room), nil)
+		if r.Status != 200 && (r.Status != 400 || r.Errcode() != "M_NOT_JSON") {
+			c.Errorf("POST without a body: want 200 or 400 M_NOT_JSON: %s", r)
+		}
+	})
+}
