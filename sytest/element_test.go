@@ -247,6 +247,16 @@ func TestVersions_Discovery(t *testing.T) {
 			c.Errorf("want 404 or 200 with m.homeserver.base_url: %s", r)
 		}
 	})
+	run(t, "AuthMetadataAbsentOrValid", func(c *T) {
+		// A 404 M_UNRECOGNIZED tells clients to use legacy login.
+		r := c.anon().Do("GET", "/_matrix/client/v1/auth_metadata", nil)
+		switch {
+		case r.Status == 404 && r.Errcode() == "M_UNRECOGNIZED":
+		case r.Status == 200 && str(r.JSON, "issuer") != "":
+		default:
+			c.Errorf("want 404 M_UNRECOGNIZED or 200 with issuer: %s", r)
+		}
+	})
 	run(t, "ThirdPartyProtocols", func(c *T) {
 		r := c.user().Do("GET", cs("/thirdparty/protocols"), nil)
 		if r.Status != 200 || r.JSON == nil {
