@@ -50,14 +50,17 @@ type Config struct {
 // Limits are the receiver's resource bounds. go-smtp treats zero as
 // unlimited; Validate refuses zeros so every limit is explicit.
 type Limits struct {
-	MaxMessageBytes int64         `yaml:"max_message_bytes"`
-	MaxRecipients   int           `yaml:"max_recipients"`
-	MaxLineLength   int           `yaml:"max_line_length"`
-	MaxConnections  int           `yaml:"max_connections"`
-	MaxConnsPerIP   int           `yaml:"max_connections_per_ip"`
-	MaxCommands     int           `yaml:"max_commands"`
-	ReadTimeout     time.Duration `yaml:"read_timeout"`
-	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	MaxRecipients   int   `yaml:"max_recipients"`
+	MaxLineLength   int   `yaml:"max_line_length"`
+	MaxConnections  int   `yaml:"max_connections"`
+	MaxConnsPerIP   int   `yaml:"max_connections_per_ip"`
+	MaxCommands     int   `yaml:"max_commands"`
+	// MaxDataMemory bounds the message bytes held in memory by all
+	// sessions at once; a session waits for room before reading DATA.
+	MaxDataMemory int64         `yaml:"max_data_memory"`
+	ReadTimeout   time.Duration `yaml:"read_timeout"`
+	WriteTimeout  time.Duration `yaml:"write_timeout"`
 }
 
 // Retry is an exponential backoff: Initial, multiplied by Factor after each
@@ -111,6 +114,7 @@ func DefaultConfig() Config {
 			MaxConnections:  200,
 			MaxConnsPerIP:   10,
 			MaxCommands:     1000,
+			MaxDataMemory:   512 << 20,
 			ReadTimeout:     5 * time.Minute,
 			WriteTimeout:    time.Minute,
 		},
@@ -137,10 +141,14 @@ func (c *Config) Validate() error {
 		{"max_line_length", int64(l.MaxLineLength)}, {"max_connections", int64(l.MaxConnections)},
 		{"max_connections_per_ip", int64(l.MaxConnsPerIP)}, {"max_commands", int64(l.MaxCommands)},
 		{"read_timeout", int64(l.ReadTimeout)}, {"write_timeout", int64(l.WriteTimeout)},
+		{"max_data_memory", l.MaxDataMemory},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("mail.limits.%s: must be positive", f.key)
 		}
+	}
+	if l.MaxDataMemory < l.MaxMessageBytes {
+		return errors.New("mail.limits.max_data_memory: must be at least max_message_bytes")
 	}
 	if c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial || c.Retry.Factor < 1 || c.Retry.MaxAge <= 0 {
 		return errors.New("mail.retry: need 0 < initial <= max, factor >= 1, max_age > 0")
@@ -229,6 +237,8 @@ mail:
     max_connections_per_ip: 10
     # SMTP commands per connection before "421 too many commands".
     max_commands: 1000
+    # Message bytes held in memory by all sessions together.
+    max_data_memory: 536870912
     read_timeout: 5m
     write_timeout: 1m
   # LMTP retries: initial delay, times factor per failure, up to max;

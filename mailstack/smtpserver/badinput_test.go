@@ -47,6 +47,7 @@ func TestBadInput(t *testing.T) {
 		{"TooManyRcpts", "EHLO c.test\r\nMAIL FROM:<s@sender.test>\r\n" + strings.Repeat("RCPT TO:<alice@example.org>\r\n", 6), []string{"250", "250", "250", "250", "250", "250", "250", "452"}},
 		{"BadMailSyntax", "EHLO c.test\r\nMAIL FROM:nobrackets\r\nMAIL FROM:<a@b.test> BODY=NOPE\r\n", []string{"250", "501", "501"}},
 		{"Pipelined", "EHLO c.test\r\nMAIL FROM:<s@sender.test>\r\nRCPT TO:<alice@example.org>\r\nRCPT TO:<nobody@example.org>\r\nDATA\r\n", []string{"250", "250", "250", "550", "354"}},
+		{"LongerThanDeclaredSIZE", "EHLO c.test\r\nMAIL FROM:<s@sender.test> SIZE=20\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nSubject: this is longer than twenty bytes\r\n\r\nbody\r\n.\r\nNOOP\r\n", []string{"250", "250", "250", "354", "552", "250"}},
 		{"BDAT", hello + "BDAT 14\r\nSubject: b\r\n\r\nBDAT 6 LAST\r\nbody\r\n", []string{"250", "250", "250", "250", "250"}},
 		{"BDATNoRcpt", "EHLO c.test\r\nBDAT 4 LAST\r\nabcdNOOP\r\n", []string{"250", "502", "250"}},
 		{"BDATBadSize", hello + "BDAT x\r\n", []string{"250", "250", "250", "501"}},

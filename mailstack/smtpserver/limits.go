@@ -241,3 +241,33 @@ func (c *limitConn) startCommand(line []byte) {
 		}
 	}
 }
+
+// memBudget bounds the message bytes all sessions hold in memory at once.
+type memBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int64
+}
+
+func newMemBudget(n int64) *memBudget {
+	b := &memBudget{free: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until n bytes are free and takes them.
+func (b *memBudget) acquire(n int64) {
+	b.mu.Lock()
+	for b.free < n {
+		b.cond.Wait()
+	}
+	b.free -= n
+	b.mu.Unlock()
+}
+
+func (b *memBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}

@@ -59,6 +59,7 @@ type Server struct {
 	log     *slog.Logger
 	smtp    *smtp.Server
 	domains map[string]bool
+	mem     *memBudget
 
 	mu sync.Mutex
 	ln net.Listener
@@ -77,6 +78,9 @@ func New(opts Options) (*Server, error) {
 		l.MaxConnsPerIP <= 0 || l.MaxCommands <= 0 || l.ReadTimeout <= 0 || l.WriteTimeout <= 0 {
 		return nil, errors.New("smtpserver: every limit must be positive")
 	}
+	if l.MaxDataMemory < l.MaxMessageBytes {
+		return nil, errors.New("smtpserver: MaxDataMemory below MaxMessageBytes")
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +93,7 @@ func New(opts Options) (*Server, error) {
 	if opts.AuthServID == "" {
 		opts.AuthServID = opts.Hostname
 	}
-	s := &Server{opts: opts, log: opts.Log, domains: map[string]bool{}}
+	s := &Server{opts: opts, log: opts.Log, domains: map[string]bool{}, mem: newMemBudget(l.MaxDataMemory)}
 	for _, d := range opts.Domains {
 		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
 	}

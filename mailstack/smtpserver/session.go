@@ -52,13 +52,14 @@ type session struct {
 	log    *slog.Logger
 
 	from  string
+	size  int64 // SIZE declared in MAIL FROM (RFC 1870), or 0
 	utf8  bool
 	rcpts []string // mailbox addresses
 	orig  []string // as the client gave them
 }
 
 func (ss *session) Reset() {
-	ss.from, ss.utf8, ss.rcpts, ss.orig = "", false, nil, nil
+	ss.from, ss.size, ss.utf8, ss.rcpts, ss.orig = "", 0, false, nil, nil
 }
 
 func (ss *session) Logout() error {
@@ -74,7 +75,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		return ss.s.toSMTP(err, ss.log)
 	}
 	ss.from = from
-	ss.utf8 = opts != nil && opts.UTF8
+	if opts != nil {
+		ss.utf8, ss.size = opts.UTF8, opts.Size
+	}
 	return nil
 }
 
@@ -101,7 +104,20 @@ var errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{
 // Data reads the message, runs the body checks, adds our headers and
 // spools it durably; returning nil makes go-smtp answer 250.
 func (ss *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
+	// Reserve memory for the message first: the declared SIZE, else the
+	// largest message allowed. A message longer than it declared is
+	// refused (RFC 1870 §6.2) rather than read past its reservation.
+	limit := ss.s.opts.Limits.MaxMessageBytes
+	if ss.size > 0 && ss.size < limit {
+		limit = ss.size
+	}
+	ss.s.mem.acquire(limit)
+	defer ss.s.mem.release(limit)
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(raw)) > limit {
+		io.Copy(io.Discard, r)
+		return smtp.ErrDataTooLarge
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, smtp.ErrDataTooLarge):
