@@ -193,7 +193,8 @@ func (n *Notifier) done(k store.Key) {
 	}
 }
 
-// Run posts queued pipelines until ctx ends. At start, and every
+// Run posts queued pipelines until ctx ends. At start it invites people
+// added to the config since their rooms were made; at start and every
 // Config.Sweep, it queues pipelines whose message is behind their state:
 // those a restart or a failed post left.
 func (n *Notifier) Run(ctx context.Context) error {
@@ -210,6 +211,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			}
 		})
 	}
+	wg.Go(func() { n.InviteConfigured(ctx) })
 	t := time.NewTicker(n.cfg.Sweep)
 	defer t.Stop()
 	for {

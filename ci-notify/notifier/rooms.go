@@ -191,3 +191,46 @@ func (n *Notifier) createWithAlias(ctx context.Context, repo, local string) (id.
 	n.log.Info("room found by alias", "repo", repo, "room_id", res.RoomID, "alias", alias)
 	return res.RoomID, nil
 }
+
+// InviteConfigured invites, into each room ci-notify created, the people the
+// config lists (Invite, RepoInvite) who are neither in the room nor invited
+// yet: people added to the config after the room was made. Rooms mapped by
+// Rooms are left alone; their members are not ci-notify's business. Errors
+// are logged, not returned: a missing invite must not stop posting.
+func (n *Notifier) InviteConfigured(ctx context.Context) {
+	rooms, err := n.store.RepoRooms(ctx)
+	if err != nil {
+		n.log.Error("invite configured users", "err", err)
+		return
+	}
+	for repo, roomID := range rooms {
+		if n.cfg.Rooms[repo] != "" {
+			continue
+		}
+		for _, u := range append(append([]string(nil), n.cfg.Invite...), n.cfg.RepoInvite[repo]...) {
+			user := id.UserID(u)
+			if user == n.cli.UserID {
+				continue
+			}
+			var member event.MemberEventContent
+			err := n.cli.StateEvent(ctx, id.RoomID(roomID), event.StateMember, u, &member)
+			if err == nil && (member.Membership == event.MembershipJoin || member.Membership == event.MembershipInvite ||
+				member.Membership == event.MembershipBan) {
+				continue
+			}
+			if err != nil && !errors.Is(err, mautrix.MNotFound) {
+				n.log.Warn("check membership", "room_id", roomID, "user_id", u, "err", err)
+				continue
+			}
+			err = n.cfg.Retry.do(ctx, n.log, &n.gate, func(ctx context.Context) error {
+				_, err := n.cli.InviteUser(ctx, id.RoomID(roomID), &mautrix.ReqInviteUser{UserID: user})
+				return err
+			})
+			if err != nil {
+				n.log.Warn("invite configured user", "room_id", roomID, "user_id", u, "err", err)
+				continue
+			}
+			n.log.Info("invited configured user", "repo", repo, "room_id", roomID, "user_id", u)
+		}
+	}
+}

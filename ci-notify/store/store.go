@@ -298,6 +298,24 @@ func (s *Store) Room(ctx context.Context, repo string) (string, error) {
 	return id, nil
 }
 
+// RepoRooms lists every repository with its room.
+func (s *Store) RepoRooms(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT repo, room_id FROM rooms`)
+	if err != nil {
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var repo, room string
+		if err := rows.Scan(&repo, &room); err != nil {
+			return nil, fmt.Errorf("list rooms: %w", err)
+		}
+		out[repo] = room
+	}
+	return out, rows.Err()
+}
+
 // SetRepoRoom records a repository's room.
 func (s *Store) SetRepoRoom(ctx context.Context, repo, roomID string) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (repo, room_id) VALUES (?, ?)

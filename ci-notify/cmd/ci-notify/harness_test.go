@@ -243,17 +243,18 @@ func requireFeature(tb testing.TB, what string, err error) {
 // syncer follows one user's /sync and collects the m.room.message events of
 // every room, in order.
 type syncer struct {
-	cli   *mautrix.Client
-	mu    sync.Mutex
-	cond  *sync.Cond
-	since string
-	evs   []*event.Event
-	err   error
+	cli    *mautrix.Client
+	mu     sync.Mutex
+	cond   *sync.Cond
+	since  string
+	evs    []*event.Event
+	joined map[id.RoomID]bool
+	err    error
 }
 
 func newSyncer(tb testing.TB, cli *mautrix.Client) *syncer {
 	tb.Helper()
-	s := &syncer{cli: cli}
+	s := &syncer{cli: cli, joined: map[id.RoomID]bool{}}
 	s.cond = sync.NewCond(&s.mu)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -285,6 +286,7 @@ func newSyncer(tb testing.TB, cli *mautrix.Client) *syncer {
 			}
 			s.mu.Lock()
 			for roomID, room := range resp.Rooms.Join {
+				s.joined[roomID] = true
 				for _, ev := range room.Timeline.Events {
 					if ev.Type == event.EventMessage {
 						ev.RoomID = roomID
@@ -313,6 +315,25 @@ func (s *syncer) wait(tb testing.TB, timeout time.Duration, what string, match f
 
 func (s *syncer) waitErr(timeout time.Duration, match func(*event.Event) bool) (*event.Event, error) {
 	return s.waitAfter(0, timeout, match)
+}
+
+// waitJoined blocks until the user's /sync shows roomID as joined.
+func (s *syncer) waitJoined(tb testing.TB, roomID id.RoomID, timeout time.Duration) {
+	tb.Helper()
+	timer := time.AfterFunc(timeout, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(timeout)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.joined[roomID] {
+		if s.err != nil {
+			tb.Fatalf("sync: %v", s.err)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("not joined to %s after %v", roomID, timeout)
+		}
+		s.cond.Wait()
+	}
 }
 
 // mark returns how many events have been collected, for waitAfter.

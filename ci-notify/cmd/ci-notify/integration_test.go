@@ -558,3 +558,26 @@ func TestParallelPosts(t *testing.T) {
 		}
 	}
 }
+
+// TestInviteAddedLater: someone added to the config's invite list after the
+// room was made is invited when serve starts.
+func TestInviteAddedLater(t *testing.T) {
+	needHomeserver(t)
+	e, bot := botEnv(t)
+	alice, _ := newUser(t, "alice")
+	repo := fmt.Sprintf("late/app%d", time.Now().UnixNano()%1e6)
+	if err := runCmd(t, e, "post", "--repo", repo, "--pipeline", "1", "--status", "success"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("invite: [%q]\n", alice.UserID))
+	sy := newSyncer(t, alice) // accepts invitations
+	serveInProcess(t, e, cfg)
+	res, err := alice.ResolveAlias(t.Context(), id.NewRoomAlias("ci_"+strings.ReplaceAll(repo, "/", "_"), "localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sy.waitJoined(t, res.RoomID, 30*time.Second)
+	if orig, _ := originals(t, alice, res.RoomID, bot.UserID); len(orig) != 1 {
+		t.Errorf("alice sees %d pipeline messages after joining, want 1", len(orig))
+	}
+}
