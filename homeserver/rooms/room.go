@@ -47,9 +47,9 @@ type room struct {
 // room returns the loaded room, loading it from the database on first use.
 // It returns errNoRoom for an unknown (or malformed) room ID.
 func (s *Service) room(ctx context.Context, roomID string) (*room, error) {
-	s.roomsMu.Lock()
+	s.roomsMu.RLock()
 	r := s.rooms[roomID]
-	s.roomsMu.Unlock()
+	s.roomsMu.RUnlock()
 	if r != nil && !r.broken.Load() {
 		return r, nil
 	}

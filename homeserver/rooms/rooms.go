@@ -78,7 +78,7 @@ type Service struct {
 	types, stateKeys  map[string]int64
 	nextType, nextKey int64
 
-	roomsMu sync.Mutex
+	roomsMu sync.RWMutex
 	rooms   map[string]*room // loaded rooms by ID
 
 	memMu       sync.RWMutex
