@@ -19,6 +19,10 @@ import (
 // uiaTTL bounds how long a client has to complete a flow.
 const uiaTTL = 10 * time.Minute
 
+// maxUIASessions bounds the memory that clients starting flows and never
+// finishing them can take.
+const maxUIASessions = 10000
+
 // authDict is the "auth" object of a UIA request, with the fields of every
 // stage SCoP offers.
 type authDict struct {
@@ -76,6 +80,11 @@ func (u *uiaStore) check(ctx context.Context, d *authDict, action string, flows 
 			return false, nil, homeserver.Errorf(homeserver.ErrForbidden, "Unknown or expired auth session")
 		}
 	} else {
+		if len(u.sessions) >= maxUIASessions {
+			u.mu.Unlock()
+			return false, nil, &homeserver.Error{Code: homeserver.ErrLimitExceeded, Message: "Too many authentication sessions in progress",
+				Extra: map[string]any{"retry_after_ms": int64(time.Minute / time.Millisecond)}}
+		}
 		id = newSessionID()
 		sess = &uiaSession{action: action, created: now}
 		u.sessions[id] = sess

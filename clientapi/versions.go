@@ -23,6 +23,11 @@ func (ar *accountRoutes) discoveryRoutes(a *API) {
 	a.Handle("GET /account/3pid", Authed, func(r *http.Request) (any, error) {
 		return map[string]any{"threepids": []any{}}, nil
 	})
+	// SCoP sends no push notifications (no push gateway client yet), so a
+	// user never has pushers; setting one (POST /pushers/set) is not served.
+	a.Handle("GET /pushers", Authed, func(r *http.Request) (any, error) {
+		return map[string]any{"pushers": []any{}}, nil
+	})
 	a.Handle("GET /room_keys/version", Authed, func(r *http.Request) (any, error) {
 		return nil, homeserver.Errorf(homeserver.ErrNotFound, "No current backup version")
 	})

@@ -56,6 +56,12 @@ func TestDiscovery(t *testing.T) {
 	if st := s.Do(t, "GET", "/_matrix/client/v3/account/3pid", u.Token, nil, &pids); st != 200 || pids.Threepids == nil {
 		t.Fatalf("3pid: %d %+v", st, pids)
 	}
+	var pushers struct {
+		Pushers []any `json:"pushers"`
+	}
+	if st := s.Do(t, "GET", "/_matrix/client/v3/pushers", u.Token, nil, &pushers); st != 200 || pushers.Pushers == nil {
+		t.Fatalf("pushers: %d %+v", st, pushers)
+	}
 	var e mxErr
 	if st := s.Do(t, "GET", "/_matrix/client/v3/room_keys/version", u.Token, nil, &e); st != 404 || e.ErrCode != "M_NOT_FOUND" {
 		t.Fatalf("room_keys/version: %d %+v", st, e)
