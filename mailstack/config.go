@@ -58,9 +58,12 @@ type Limits struct {
 	MaxCommands     int   `yaml:"max_commands"`
 	// MaxDataMemory bounds the message bytes held in memory by all
 	// sessions at once; a session waits for room before reading DATA.
-	MaxDataMemory int64         `yaml:"max_data_memory"`
-	ReadTimeout   time.Duration `yaml:"read_timeout"`
-	WriteTimeout  time.Duration `yaml:"write_timeout"`
+	MaxDataMemory int64 `yaml:"max_data_memory"`
+	// MaxSessionTime ends any connection older than this: commands that
+	// never reach the session (NOOP) cannot be counted once encrypted.
+	MaxSessionTime time.Duration `yaml:"max_session_time"`
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	WriteTimeout   time.Duration `yaml:"write_timeout"`
 }
 
 // Retry is an exponential backoff: Initial, multiplied by Factor after each
@@ -115,6 +118,7 @@ func DefaultConfig() Config {
 			MaxConnsPerIP:   10,
 			MaxCommands:     1000,
 			MaxDataMemory:   512 << 20,
+			MaxSessionTime:  time.Hour,
 			ReadTimeout:     5 * time.Minute,
 			WriteTimeout:    time.Minute,
 		},
@@ -141,7 +145,7 @@ func (c *Config) Validate() error {
 		{"max_line_length", int64(l.MaxLineLength)}, {"max_connections", int64(l.MaxConnections)},
 		{"max_connections_per_ip", int64(l.MaxConnsPerIP)}, {"max_commands", int64(l.MaxCommands)},
 		{"read_timeout", int64(l.ReadTimeout)}, {"write_timeout", int64(l.WriteTimeout)},
-		{"max_data_memory", l.MaxDataMemory},
+		{"max_data_memory", l.MaxDataMemory}, {"max_session_time", int64(l.MaxSessionTime)},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("mail.limits.%s: must be positive", f.key)
@@ -239,6 +243,8 @@ mail:
     max_commands: 1000
     # Message bytes held in memory by all sessions together.
     max_data_memory: 536870912
+    # Connections are closed after this long, whatever they do.
+    max_session_time: 1h
     read_timeout: 5m
     write_timeout: 1m
   # LMTP retries: initial delay, times factor per failure, up to max;

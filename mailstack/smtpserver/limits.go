@@ -16,6 +16,7 @@ import (
 type limitListener struct {
 	net.Listener
 	maxTotal, maxPerIP, maxCmds int
+	maxSession                  time.Duration
 	log                         *slog.Logger
 	// greet, if set, runs in the connection's goroutine before our 220
 	// greeting; a non-empty reply replaces the greeting and ends the
@@ -51,6 +52,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		lc := &limitConn{Conn: c, maxCmds: l.maxCmds, greet: l.greet}
+		if l.maxSession > 0 {
+			lc.timer = time.AfterFunc(l.maxSession, func() { c.Close() })
+		}
 		lc.release = func() {
 			l.mu.Lock()
 			l.total--
@@ -99,10 +103,17 @@ type limitConn struct {
 	release func()
 	once    sync.Once
 	maxCmds int
+	timer   *time.Timer // ends the session at MaxSessionTime
 
 	greet   func(net.Addr) string
 	greeted bool
 	refused bool // the greeting was a refusal: no more input or output
+
+	// After STARTTLS the bytes below TLS are ciphertext: the scanner stops
+	// and the session counts its commands instead (countCommand).
+	tlsPending bool
+	tlsReply   int
+	tls        bool
 
 	cmds      int  // command lines seen
 	extra     int  // replies not caused by a command line (end of DATA)
@@ -118,6 +129,9 @@ type limitConn struct {
 }
 
 func (c *limitConn) Close() error {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
@@ -128,12 +142,14 @@ func (c *limitConn) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if c.exceeded {
-		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c.Conn, "421 4.7.0 Too many commands, closing connection\r\n")
+		if !c.tls {
+			c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c.Conn, "421 4.7.0 Too many commands, closing connection\r\n")
+		}
 		return 0, io.EOF
 	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	if n > 0 && !c.tls {
 		if cut, over := c.scan(b[:n]); over {
 			c.exceeded = true
 			if cut == 0 {
@@ -159,6 +175,9 @@ func (c *limitConn) Write(b []byte) (int, error) {
 	if c.refused {
 		return len(b), nil
 	}
+	if c.tls {
+		return c.Conn.Write(b)
+	}
 	for rest := b; len(rest) > 0; {
 		line := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -170,6 +189,10 @@ func (c *limitConn) Write(b []byte) (int, error) {
 			continue
 		}
 		c.finals++
+		if c.tlsPending && c.finals == c.tlsReply {
+			c.tlsPending = false
+			c.tls = bytes.HasPrefix(line, []byte("220"))
+		}
 		if c.mode == modeData && !c.confirmed && c.finals == c.dataReply {
 			if bytes.HasPrefix(line, []byte("354")) {
 				c.confirmed = true
@@ -225,6 +248,9 @@ func (c *limitConn) scan(p []byte) (cut int, over bool) {
 
 func (c *limitConn) startCommand(line []byte) {
 	switch {
+	case bytes.Equal(line, []byte("STARTTLS")):
+		c.tlsPending = true
+		c.tlsReply = 1 + c.cmds + c.extra
 	case bytes.Equal(line, []byte("DATA")):
 		c.mode = modeData
 		c.confirmed = false
@@ -270,4 +296,29 @@ func (b *memBudget) release(n int64) {
 	b.free += n
 	b.mu.Unlock()
 	b.cond.Broadcast()
+}
+
+// countCommand counts one command seen by the session once the stream is
+// encrypted; past the limit the connection ends at its next read. It is
+// called from the connection's goroutine.
+func (c *limitConn) countCommand() bool {
+	if !c.tls {
+		return true // the scanner counts plaintext commands
+	}
+	c.cmds++
+	if c.cmds > c.maxCmds {
+		c.exceeded = true
+		return false
+	}
+	return true
+}
+
+// limitConnOf finds our limitConn under a connection (below TLS after
+// STARTTLS).
+func limitConnOf(nc net.Conn) *limitConn {
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = tc.NetConn()
+	}
+	lc, _ := nc.(*limitConn)
+	return lc
 }

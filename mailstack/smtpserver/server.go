@@ -146,7 +146,9 @@ func (s *Server) Serve(l net.Listener) error {
 		return errors.New("smtpserver: Serve before Listen")
 	}
 	lim := s.opts.Limits
-	return s.smtp.Serve(newLimitListener(l, lim.MaxConnections, lim.MaxConnsPerIP, lim.MaxCommands, s.connectCheck, s.log))
+	ll := newLimitListener(l, lim.MaxConnections, lim.MaxConnsPerIP, lim.MaxCommands, s.connectCheck, s.log)
+	ll.maxSession = lim.MaxSessionTime
+	return s.smtp.Serve(ll)
 }
 
 // connectCheck runs the pipeline's Connect stage before the greeting; a

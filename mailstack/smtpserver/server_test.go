@@ -29,7 +29,7 @@ func (m mapMailboxes) Exists(_ context.Context, local string) (bool, error) { re
 func testLimits() mailstack.Limits {
 	return mailstack.Limits{
 		MaxMessageBytes: 1 << 20, MaxRecipients: 5, MaxLineLength: 1000,
-		MaxConnections: 50, MaxConnsPerIP: 20, MaxCommands: 50, MaxDataMemory: 8 << 20,
+		MaxConnections: 50, MaxConnsPerIP: 20, MaxCommands: 50, MaxDataMemory: 8 << 20, MaxSessionTime: time.Minute,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 	}
 }

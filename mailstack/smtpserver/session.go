@@ -58,6 +58,15 @@ type session struct {
 	orig  []string // as the client gave them
 }
 
+var errTooManyCommands = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands, closing connection"}
+
+// counted counts a command on an encrypted connection (the plaintext ones
+// are counted below, in limitConn) and reports whether it is allowed.
+func (ss *session) counted() bool {
+	lc := limitConnOf(ss.conn.Conn())
+	return lc == nil || lc.countCommand()
+}
+
 func (ss *session) Reset() {
 	ss.from, ss.size, ss.utf8, ss.rcpts, ss.orig = "", 0, false, nil, nil
 }
@@ -69,6 +78,9 @@ func (ss *session) Logout() error {
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.Reset()
+	if !ss.counted() {
+		return errTooManyCommands
+	}
 	// STARTTLS may have happened since NewSession.
 	_, ss.cc.TLS = ss.conn.TLSConnectionState()
 	if err := ss.s.opts.Pipeline.MailFrom(ss.ctx, ss.cc, from); err != nil {
@@ -82,6 +94,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if !ss.counted() {
+		return errTooManyCommands
+	}
 	mbox, err := ss.s.resolveRcpt(ss.ctx, to)
 	if err != nil {
 		return ss.s.toSMTP(err, ss.log)
