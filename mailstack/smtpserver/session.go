@@ -25,10 +25,8 @@ type backend struct{ s *Server }
 // ran before the greeting, see Server.connectCheck).
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := b.s
-	// The HELO name is echoed in our reply and written into Received:
-	// refuse control characters rather than reflect them.
-	if strings.IndexFunc(c.Hostname(), func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
-		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Invalid HELO name"}
+	if !validHelo(c.Hostname()) {
+		return nil, errBadHelo
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	_, isTLS := c.TLSConnectionState()
@@ -39,6 +37,14 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	}
 	log := s.log.With("remote_ip", hostOf(remote))
 	return &session{s: s, conn: c, cc: cc, ctx: ctx, cancel: cancel, log: log}, nil
+}
+
+var errBadHelo = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Invalid HELO name"}
+
+// validHelo: the HELO name is echoed in our reply and written into
+// Received, so control characters are refused rather than reflected.
+func validHelo(h string) bool {
+	return strings.IndexFunc(h, func(r rune) bool { return r < ' ' || r == 0x7f }) < 0
 }
 
 // session is one SMTP connection's state; go-smtp calls it from one
@@ -81,7 +87,11 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !ss.counted() {
 		return errTooManyCommands
 	}
-	// STARTTLS may have happened since NewSession.
+	// STARTTLS and a new EHLO may have happened since NewSession.
+	if !validHelo(ss.conn.Hostname()) {
+		return errBadHelo
+	}
+	ss.cc.Helo = ss.conn.Hostname()
 	_, ss.cc.TLS = ss.conn.TLSConnectionState()
 	if err := ss.s.opts.Pipeline.MailFrom(ss.ctx, ss.cc, from); err != nil {
 		return ss.s.toSMTP(err, ss.log)
