@@ -370,7 +370,11 @@ type Sync struct {
 		Events Events `json:"events"`
 	} `json:"to_device"`
 	OneTimeKeysCount map[string]any `json:"device_one_time_keys_count"`
-	Rooms            struct {
+	DeviceLists      struct {
+		Changed []string `json:"changed"`
+		Left    []string `json:"left"`
+	} `json:"device_lists"`
+	Rooms struct {
 		Join   map[string]JoinedRoom `json:"join"`
 		Invite map[string]struct {
 			InviteState struct {

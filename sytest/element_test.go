@@ -264,3 +264,39 @@ func TestVersions_Discovery(t *testing.T) {
 		}
 	})
 }
+
+func TestKeys_DeviceLists(t *testing.T) {
+	t.Parallel()
+	has := func(l []string, s string) bool {
+		for _, x := range l {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	run(t, "NewDeviceOfRoomMateInSync", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.publicRoom()
+		b.join(room)
+		since := a.sync("").NextBatch
+		nb := b.login()
+		nb.Must("POST", cs("/keys/upload"), map[string]any{"device_keys": map[string]any{
+			"user_id": b.UserID, "device_id": nb.DeviceID, "algorithms": []string{"m.olm.v1.curve25519-aes-sha2"},
+			"keys":       map[string]any{"ed25519:" + nb.DeviceID: "a2V5"},
+			"signatures": map[string]any{b.UserID: map[string]any{"ed25519:" + nb.DeviceID: "c2ln"}}}})
+		a.syncUntil(since, "", func(s *Sync) bool { return has(s.DeviceLists.Changed, b.UserID) })
+		j := a.Must("GET", cs("/keys/changes")+"?"+url.Values{"from": {since}, "to": {a.sync("").NextBatch}}.Encode(), nil)
+		if !contains(j["changed"], b.UserID) {
+			c.Errorf("/keys/changes %v lacks %s", j, b.UserID)
+		}
+	})
+	run(t, "LeftRoomMateInLeft", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.publicRoom()
+		b.join(room)
+		since := a.sync("").NextBatch
+		b.Must("POST", cs("/rooms/%s/leave", room), map[string]any{})
+		a.syncUntil(since, "", func(s *Sync) bool { return has(s.DeviceLists.Left, b.UserID) })
+	})
+}
