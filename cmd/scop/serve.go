@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"scop/cmd/scop/app"
@@ -60,6 +62,8 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	serveErr := a.Wait(ctx)
+	// A second Ctrl-C or SIGTERM during shutdown kills at once.
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
