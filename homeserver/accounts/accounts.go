@@ -82,15 +82,17 @@ type Options struct {
 
 // Service implements the account rules over a Store. It keeps a cache of
 // token hash → device so that authenticating a request costs no database
-// read on the hot path; tokens are only revoked through this service (the
-// CLI creates users but never touches tokens), so the cache stays exact.
+// read on the hot path. Revocations through this service update the cache
+// at once; those made by another process on the same database (scop user
+// passwd) take effect within tokenRecheck, when a cached entry is checked
+// against the database again.
 type Service struct {
 	store      Store
 	serverName string
 	cost       int
 
 	mu          sync.RWMutex
-	byToken     map[[32]byte]homeserver.Device
+	byToken     map[[32]byte]cachedDevice
 	byDevice    map[string][32]byte // userID|deviceID → token hash
 	appServices map[[32]byte]*AppService
 
@@ -101,6 +103,15 @@ type Service struct {
 	seen   map[string]time.Time // userID|deviceID → last recorded use
 }
 
+// tokenRecheck is how long a cached token is trusted without looking at
+// the database.
+const tokenRecheck = time.Minute
+
+type cachedDevice struct {
+	dev     homeserver.Device
+	checked time.Time
+}
+
 // New returns a service for the users of serverName.
 func New(store Store, serverName string, opts Options) *Service {
 	cost := opts.BcryptCost
@@ -108,7 +119,7 @@ func New(store Store, serverName string, opts Options) *Service {
 		cost = bcrypt.DefaultCost
 	}
 	return &Service{store: store, serverName: serverName, cost: cost,
-		byToken: map[[32]byte]homeserver.Device{}, byDevice: map[string][32]byte{}, seen: map[string]time.Time{}}
+		byToken: map[[32]byte]cachedDevice{}, byDevice: map[string][32]byte{}, seen: map[string]time.Time{}}
 }
 
 // ServerName is the server part of the user IDs this service owns.
@@ -269,30 +280,33 @@ func (s *Service) Login(ctx context.Context, userID, deviceID, displayName, ip s
 func (s *Service) Authenticate(ctx context.Context, token string) (homeserver.Device, error) {
 	h := sha256.Sum256([]byte(token))
 	s.mu.RLock()
-	dev, ok := s.byToken[h]
+	c, ok := s.byToken[h]
 	as := s.appServices[h]
 	s.mu.RUnlock()
-	if ok {
-		return dev, nil
+	if ok && time.Since(c.checked) < tokenRecheck {
+		return c.dev, nil
 	}
 	if as != nil {
 		return homeserver.Device{UserID: s.UserID(as.SenderLocalpart), AppServiceID: as.ID}, nil
 	}
 	d, err := s.store.DeviceByToken(ctx, h[:])
 	if errors.Is(err, ErrNotFound) {
+		if ok { // revoked by another process
+			s.forget(c.dev.UserID, c.dev.DeviceID)
+		}
 		return homeserver.Device{}, homeserver.Errorf(homeserver.ErrUnknownToken, "Unknown access token")
 	}
 	if err != nil {
 		return homeserver.Device{}, fmt.Errorf("look up token: %w", err)
 	}
-	dev = homeserver.Device{UserID: d.UserID, DeviceID: d.DeviceID}
+	dev := homeserver.Device{UserID: d.UserID, DeviceID: d.DeviceID}
 	if local, ok := s.Localpart(d.UserID); ok {
 		if u, err := s.store.User(ctx, local); err == nil {
 			dev.IsAdmin = u.IsAdmin
 		}
 	}
 	s.mu.Lock()
-	s.byToken[h] = dev
+	s.byToken[h] = cachedDevice{dev: dev, checked: time.Now()}
 	s.byDevice[d.UserID+"|"+d.DeviceID] = h
 	s.mu.Unlock()
 	return dev, nil

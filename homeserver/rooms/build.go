@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,33 +46,34 @@ func (s *Service) lockRoom(ctx context.Context, roomID string) (*room, error) {
 	return nil, fmt.Errorf("room %s: cache kept failing", roomID)
 }
 
-// buildLocked builds, signs and authorises one event on top of r's
-// current state and applies it to r's build view, appending its writes to
-// b. r.mu must be held. Nothing is applied when it fails.
-func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error) {
+// validateProto checks what a client controls before anything is built.
+func validateProto(ver gmsl.IRoomVersion, p proto) error {
 	if len(p.Type) == 0 || len(p.Type) > 255 {
-		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid event type")
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid event type")
 	}
 	if p.StateKey != nil && len(*p.StateKey) > 255 {
-		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "State key too long")
+		return homeserver.Errorf(homeserver.ErrInvalidParam, "State key too long")
 	}
 	if p.Type == spec.MRoomPowerLevels {
 		var pl gmsl.PowerLevelContent
-		if err := r.ver.ParsePowerLevels(p.Content, &pl); err != nil {
-			return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Invalid power levels: %v", err)
+		if err := ver.ParsePowerLevels(p.Content, &pl); err != nil {
+			return homeserver.Errorf(homeserver.ErrBadJSON, "Invalid power levels: %v", err)
 		}
 	}
-	roomID := r.id
-	if p.Type == spec.MRoomCreate && p.StateKey != nil && *p.StateKey == "" && r.ver.DomainlessRoomIDs() {
+	return nil
+}
+
+// buildPDU builds, hashes, signs and authorises an event with the given
+// prev_events and depth against auth (the state before it). It touches
+// no room state, so it may run outside the room lock.
+func (s *Service) buildPDU(ver gmsl.IRoomVersion, roomID string, p proto, prev []string, depth int64, auth gmsl.AuthEventProvider) (gmsl.PDU, error) {
+	if p.Type == spec.MRoomCreate && p.StateKey != nil && *p.StateKey == "" && ver.DomainlessRoomIDs() {
 		roomID = "" // v12: the room ID is derived from the create event
 	}
-	prev := make([]string, len(r.latest))
-	copy(prev, r.latest)
-	eb := r.ver.NewEventBuilderFromProtoEvent(&gmsl.ProtoEvent{
+	eb := ver.NewEventBuilderFromProtoEvent(&gmsl.ProtoEvent{
 		SenderID: p.Sender, RoomID: roomID, Type: p.Type, StateKey: p.StateKey, Content: spec.RawJSON(p.Content),
-		Redacts: p.Redacts, PrevEvents: prev, Depth: r.depth + 1,
+		Redacts: p.Redacts, PrevEvents: prev, Depth: depth,
 	})
-	auth := authProvider(r.state)
 	if err := eb.AddAuthEvents(auth); err != nil {
 		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
 	}
@@ -84,26 +86,56 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 		}
 		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
 	}
-	if r.id == "" {
-		r.id = pdu.RoomID().String()
+	if err := allowed(pdu, auth); err != nil {
+		return nil, err
 	}
+	return pdu, nil
+}
+
+// allowed runs the auth rules: M_FORBIDDEN when not allowed, M_BAD_JSON
+// for a malformed event (e.g. a v12 creator listed in the power levels).
+func allowed(pdu gmsl.PDU, auth gmsl.AuthEventProvider) error {
 	if err := gmsl.Allowed(pdu, auth, userIDForSender); err != nil {
 		var ve *gmsl.EventValidationError
 		if errors.As(err, &ve) {
-			// Malformed rather than unauthorised (e.g. a v12 creator
-			// listed in the power levels).
-			return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Invalid event: %v", err)
+			return homeserver.Errorf(homeserver.ErrBadJSON, "Invalid event: %v", err)
 		}
-		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Event not allowed: %v", err)
+		return homeserver.Errorf(homeserver.ErrForbidden, "Event not allowed: %v", err)
 	}
+	return nil
+}
+
+// newEvent wraps a built PDU.
+func (s *Service) newEvent(pdu gmsl.PDU, p proto, stateBefore int64) (*Event, error) {
 	client, err := clientJSON(pdu)
 	if err != nil {
 		return nil, err
 	}
-	e := &Event{
+	return &Event{
 		NID: s.nextEvent.Add(1), ID: pdu.EventID(), PDU: pdu, Type: pdu.Type(), StateKey: pdu.StateKey(),
-		Sender: string(pdu.SenderID()), StateBefore: r.snapshot, TxnDevice: p.TxnDevice, TxnID: p.TxnID,
+		Sender: string(pdu.SenderID()), StateBefore: stateBefore, TxnDevice: p.TxnDevice, TxnID: p.TxnID,
 		Client: client, Unsigned: []byte("{}"),
+	}, nil
+}
+
+// buildLocked builds, signs and authorises one event on top of r's
+// current state and applies it to r's build view, appending its writes to
+// b. r.mu must be held. Nothing is applied when it fails.
+func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error) {
+	if err := validateProto(r.ver, p); err != nil {
+		return nil, err
+	}
+	prev := r.prevEvents()
+	pdu, err := s.buildPDU(r.ver, r.id, p, prev, r.depth+1, authProvider(r.state))
+	if err != nil {
+		return nil, err
+	}
+	if r.id == "" {
+		r.id = pdu.RoomID().String()
+	}
+	e, err := s.newEvent(pdu, p, r.snapshot)
+	if err != nil {
+		return nil, err
 	}
 	typeNID, keyNID := s.nameNIDs(b, e.Type, e.StateKey)
 	if e.StateKey != nil {
@@ -118,8 +150,139 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 		}
 	}
 	b.Events = append(b.Events, e.toStorage(r.nid, typeNID, keyNID))
-	r.latest = []string{e.ID}
-	r.depth = pdu.Depth()
+	r.advance(prev, e.ID, pdu.Depth())
+	return e, nil
+}
+
+// prevEvents returns the prev_events for a new event: the newest forward
+// extremities, never nil (GMSL needs []). r.mu held.
+func (r *room) prevEvents() []string {
+	prev := r.latest[max(len(r.latest)-maxPrevEvents, 0):]
+	return append(make([]string, 0, len(prev)), prev...)
+}
+
+// advance makes id a forward extremity in place of the prev events it
+// references. r.mu held.
+func (r *room) advance(prev []string, id string, depth int64) {
+	latest := make([]string, 0, len(r.latest)+1)
+	for _, x := range r.latest {
+		if !slices.Contains(prev, x) {
+			latest = append(latest, x)
+		}
+	}
+	r.latest = append(latest, id)
+	r.depth = max(r.depth, depth)
+	r.remember(id)
+}
+
+// recentIDs is how many applied event IDs a room remembers to catch
+// identical events built concurrently.
+const recentIDs = 256
+
+// remember records an applied event ID (r.mu held).
+func (r *room) remember(id string) {
+	if r.idSet == nil {
+		r.idSet = make(map[string]struct{}, recentIDs)
+	}
+	if old := r.idRing[r.idAt]; old != "" {
+		delete(r.idSet, old)
+	}
+	r.idRing[r.idAt] = id
+	r.idAt = (r.idAt + 1) % recentIDs
+	r.idSet[id] = struct{}{}
+}
+
+// seen reports whether id was applied recently (r.mu held).
+func (r *room) seen(id string) bool {
+	_, ok := r.idSet[id]
+	return ok
+}
+
+// maxPrevEvents caps prev_events (the spec allows 20).
+const maxPrevEvents = 10
+
+// sendMessage sends one non-state event. Only reading the room head and
+// appending the result hold the room lock; hashing and signing, the
+// costly part, run in parallel with other senders. Messages built
+// concurrently share prev_events (a fork in the DAG); the next event
+// references all forward extremities and joins them again. Messages
+// change no state, so no state resolution is needed.
+func (s *Service) sendMessage(ctx context.Context, roomID string, p proto) (*Event, error) {
+	s.commit.building.Add(1)
+	building := true
+	defer func() {
+		if building {
+			s.commit.building.Add(-1)
+		}
+	}()
+	r, err := s.lockRoom(ctx, roomID)
+	if err != nil {
+		if errors.Is(err, errNoRoom) {
+			return nil, homeserver.Errorf(homeserver.ErrForbidden, "You are not in room %s", roomID)
+		}
+		return nil, err
+	}
+	if err := validateProto(r.ver, p); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	prev := r.prevEvents()
+	depth, snap := r.depth+1, r.snapshot
+	var authEvs []gmsl.PDU
+	for _, t := range []tuple{{spec.MRoomCreate, ""}, {spec.MRoomPowerLevels, ""}, {spec.MRoomMember, p.Sender}} {
+		if e := r.state[t]; e != nil {
+			authEvs = append(authEvs, e.PDU)
+		}
+	}
+	r.mu.Unlock()
+
+	auth, err := gmsl.NewAuthEvents(authEvs)
+	if err != nil {
+		return nil, err
+	}
+	pdu, err := s.buildPDU(r.ver, roomID, p, prev, depth, auth)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.newEvent(pdu, p, snap)
+	if err != nil {
+		return nil, err
+	}
+
+	r.mu.Lock()
+	if r.broken.Load() {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("room %s: reloaded while sending", roomID)
+	}
+	if r.snapshot != snap {
+		// The state moved on meanwhile (a ban, new power levels): the
+		// event must also pass against the current state.
+		if err := allowed(pdu, authProvider(r.state)); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+	}
+	b := &storage.Batch{}
+	if r.seen(e.ID) {
+		// An identical twin (same sender, content, millisecond and
+		// prev_events) was built concurrently: build this one again on
+		// the current head, which gives it other prev_events.
+		if e, err = s.buildLocked(r, p, b); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+	} else {
+		typeNID, _ := s.nameNIDs(b, e.Type, nil)
+		b.Events = append(b.Events, e.toStorage(r.nid, typeNID, 0))
+		r.advance(prev, e.ID, pdu.Depth())
+	}
+	done := s.submitLocked(r, b, []*Event{e}, nil)
+	r.mu.Unlock()
+	s.commit.building.Add(-1)
+	building = false
+	if err := wait(ctx, done); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -325,11 +488,11 @@ func (s *Service) Send(ctx context.Context, dev homeserver.Device, roomID, evTyp
 		return "", err
 	}
 	return s.withTxn(ctx, dev.UserID, dev.DeviceID, txnID, false, func() (string, error) {
-		evs, err := s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: evType, Content: content, TxnDevice: dev.DeviceID, TxnID: txnID})
+		e, err := s.sendMessage(ctx, roomID, proto{Sender: dev.UserID, Type: evType, Content: content, TxnDevice: dev.DeviceID, TxnID: txnID})
 		if err != nil {
 			return "", err
 		}
-		return evs[0].ID, nil
+		return e.ID, nil
 	})
 }
 

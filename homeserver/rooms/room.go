@@ -31,6 +31,9 @@ type room struct {
 	depth    int64
 	snapshot int64
 	chainLen int
+	idRing   [recentIDs]string // recently applied event IDs
+	idSet    map[string]struct{}
+	idAt     int
 
 	view sync.RWMutex
 	cur  stateMap // committed current state
