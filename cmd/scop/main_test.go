@@ -263,3 +263,26 @@ func TestShutdownWithParkedSync(t *testing.T) {
 	}
 	t.Logf("shutdown took %v", time.Since(start))
 }
+
+func TestUserPasswd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "scop.yaml"), []byte("accounts:\n  bcrypt_cost: 4\n"), 0o600)
+	if out, err := runScop(t, "old\n", "user", "add", "alice", "--data", dir); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	s := startServe(t, dir)
+	if out, err := runScop(t, "new\n", "user", "passwd", "alice", "--data", dir); err != nil || strings.TrimSpace(out) != "@alice:localhost" {
+		t.Fatalf("user passwd: %v\n%s", err, out)
+	}
+	if out, err := runScop(t, "x\n", "user", "passwd", "nobody", "--data", dir); err == nil || !strings.Contains(out, "M_NOT_FOUND") {
+		t.Fatalf("passwd of unknown user: %v\n%s", err, out)
+	}
+	url := "http://" + s.addrs.Client + "/_matrix/client/v3/login"
+	if st := httpJSON(t, "POST", url, map[string]any{"type": "m.login.password", "user": "alice", "password": "old"}, nil); st != 403 {
+		t.Fatalf("old password: %d", st)
+	}
+	if st := httpJSON(t, "POST", url, map[string]any{"type": "m.login.password", "user": "alice", "password": "new"}, nil); st != 200 {
+		t.Fatalf("new password: %d", st)
+	}
+}

@@ -16,18 +16,22 @@ import (
 )
 
 const userUsage = `usage: scop user add NAME [--admin] [--data DIR]
+       scop user passwd NAME [--keep-devices] [--data DIR]
 
-Creates the account @NAME:<server_name>. The password is asked for on the
-terminal, or read as the first line of standard input when that is not a
-terminal.`
+add creates the account @NAME:<server_name>; passwd sets a new password
+and logs out every device (unless --keep-devices). The password is asked
+for on the terminal, or read as the first line of standard input when that
+is not a terminal. Both work whether or not the server is running.`
 
 func runUser(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
+	if len(args) == 0 || args[0] != "add" && args[0] != "passwd" {
 		return errors.New(userUsage)
 	}
-	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	cmd := args[0]
+	fs := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
 	data := dataFlag(fs)
-	admin := fs.Bool("admin", false, "make the user a server admin")
+	admin := fs.Bool("admin", false, "add: make the user a server admin")
+	keep := fs.Bool("keep-devices", false, "passwd: leave the user's devices logged in")
 	// Flags may come before or after the name.
 	var names []string
 	rest := args[1:]
@@ -52,9 +56,14 @@ func runUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	userID, err := app.AddUser(ctx, cfg, names[0], password, *admin)
+	var userID string
+	if cmd == "add" {
+		userID, err = app.AddUser(ctx, cfg, names[0], password, *admin)
+	} else {
+		userID, err = app.SetPassword(ctx, cfg, names[0], password, !*keep)
+	}
 	if err != nil {
-		return fmt.Errorf("add user %s: %w", names[0], err)
+		return fmt.Errorf("%s %s: %w", cmd, names[0], err)
 	}
 	fmt.Println(userID)
 	return nil

@@ -78,18 +78,22 @@ type Store interface {
 type Options struct {
 	// BcryptCost is the bcrypt work factor; 0 means bcrypt.DefaultCost.
 	BcryptCost int
+	// TokenRecheck is how long a cached access token is trusted before it
+	// is looked up again; 0 means a minute.
+	TokenRecheck time.Duration
 }
 
 // Service implements the account rules over a Store. It keeps a cache of
 // token hash → device so that authenticating a request costs no database
 // read on the hot path. Revocations through this service update the cache
 // at once; those made by another process on the same database (scop user
-// passwd) take effect within tokenRecheck, when a cached entry is checked
-// against the database again.
+// passwd) take effect within Options.TokenRecheck, when a cached entry is
+// checked against the database again.
 type Service struct {
 	store      Store
 	serverName string
 	cost       int
+	recheck    time.Duration
 
 	mu          sync.RWMutex
 	byToken     map[[32]byte]cachedDevice
@@ -103,10 +107,6 @@ type Service struct {
 	seen   map[string]time.Time // userID|deviceID → last recorded use
 }
 
-// tokenRecheck is how long a cached token is trusted without looking at
-// the database.
-const tokenRecheck = time.Minute
-
 type cachedDevice struct {
 	dev     homeserver.Device
 	checked time.Time
@@ -118,7 +118,11 @@ func New(store Store, serverName string, opts Options) *Service {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &Service{store: store, serverName: serverName, cost: cost,
+	recheck := opts.TokenRecheck
+	if recheck == 0 {
+		recheck = time.Minute
+	}
+	return &Service{store: store, serverName: serverName, cost: cost, recheck: recheck,
 		byToken: map[[32]byte]cachedDevice{}, byDevice: map[string][32]byte{}, seen: map[string]time.Time{}}
 }
 
@@ -283,7 +287,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (homeserver.De
 	c, ok := s.byToken[h]
 	as := s.appServices[h]
 	s.mu.RUnlock()
-	if ok && time.Since(c.checked) < tokenRecheck {
+	if ok && time.Since(c.checked) < s.recheck {
 		return c.dev, nil
 	}
 	if as != nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"scop/homeserver"
 	"scop/homeserver/accounts"
@@ -188,5 +189,34 @@ func TestTouch(t *testing.T) {
 	s2.Touch(ctx, dev, "10.0.0.2")
 	if d, _ := s2.Device(ctx, id, "D"); d.LastSeenIP != "10.0.0.2" || d.LastSeenTS == 0 {
 		t.Fatalf("after restart, touch recorded %+v", d)
+	}
+}
+
+// A token revoked by another process on the same database (scop user
+// passwd) stops working once the cache rechecks it.
+func TestRevokedElsewhere(t *testing.T) {
+	s1, path := newService(t)
+	ctx := t.Context()
+	id, _ := s1.Register(ctx, "alice", "pw", false)
+	sess, _ := s1.Login(ctx, id, "", "", "")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := sqlitestore.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server side: trusts its cache for only a nanosecond.
+	server := accounts.New(store, "example.org", accounts.Options{BcryptCost: 4, TokenRecheck: time.Nanosecond})
+	if _, err := server.Authenticate(ctx, sess.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.SetPassword(ctx, id, "new", true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Authenticate(ctx, sess.AccessToken); code(err) != homeserver.ErrUnknownToken {
+		t.Fatalf("revoked token: %v", err)
 	}
 }

@@ -109,3 +109,24 @@ func AddUser(ctx context.Context, cfg Config, localpart, password string, admin 
 	svc := accounts.New(store, cfg.ServerName, accounts.Options{BcryptCost: cfg.Accounts.BcryptCost})
 	return svc.Register(ctx, localpart, password, admin)
 }
+
+// SetPassword replaces a user's password in the data folder of cfg and,
+// with logout, deletes all the user's devices. A running server stops
+// accepting the old tokens within a minute (its token cache rechecks).
+func SetPassword(ctx context.Context, cfg Config, localpart, password string, logout bool) (string, error) {
+	db, err := sqlite.Open(filepath.Join(cfg.DataDir, "homeserver.db"))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	store, err := sqlitestore.New(ctx, db)
+	if err != nil {
+		return "", fmt.Errorf("accounts: %w", err)
+	}
+	svc := accounts.New(store, cfg.ServerName, accounts.Options{BcryptCost: cfg.Accounts.BcryptCost})
+	userID := svc.UserID(localpart)
+	if _, _, err := svc.Profile(ctx, userID); err != nil {
+		return "", err
+	}
+	return userID, svc.SetPassword(ctx, userID, password, logout, "")
+}
