@@ -140,7 +140,7 @@ func runMailQueue(args []string, out io.Writer) error {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(cfg.DataDir, dir)
 	}
-	sp, err := spool.Open(dir, nil)
+	sp, err := spool.OpenReadOnly(dir, nil)
 	if err != nil {
 		return err
 	}

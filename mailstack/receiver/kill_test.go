@@ -134,7 +134,7 @@ func TestKill9LosesNoAcceptedMessage(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 
-	sp, err := spool.Open(filepath.Join(data, "mail/spool"), nil)
+	sp, err := spool.OpenReadOnly(filepath.Join(data, "mail/spool"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

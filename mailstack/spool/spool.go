@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -121,10 +122,46 @@ type Spool struct {
 	syncErr  error
 	// compacting guards compact against re-entry.
 	compacting bool
+	lock       *os.File // held while open for writing
 }
 
-// Open opens (creating) the spool at dir and replays its journal.
+// ErrLocked is returned by Open when another process has the spool open.
+var ErrLocked = errors.New("spool: in use by another process")
+
+// Open opens (creating) the spool at dir for writing and replays its
+// journal. One process at a time may have a spool open for writing (an
+// advisory lock on journal/LOCK, released by the kernel even on kill -9).
 func Open(dir string, log *slog.Logger) (*Spool, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "journal"), 0o700); err != nil {
+		return nil, fmt.Errorf("spool: create journal: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "journal", "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+	}
+	s, err := open(dir, log)
+	if err == nil {
+		s.lock = lock
+		err = s.rotate()
+	}
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly reads the spool at dir without taking the lock, for
+// listing while a receiver runs. Its writing methods fail.
+func OpenReadOnly(dir string, log *slog.Logger) (*Spool, error) {
+	return open(dir, log)
+}
+
+func open(dir string, log *slog.Logger) (*Spool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -147,9 +184,6 @@ func Open(dir string, log *slog.Logger) (*Spool, error) {
 	}
 	if len(segs) > 0 {
 		s.seq = segs[len(segs)-1]
-	}
-	if err := s.rotate(); err != nil {
-		return nil, err
 	}
 	return s, nil
 }
@@ -660,6 +694,10 @@ func (s *Spool) Close() error {
 		err = cerr
 	}
 	s.active = nil
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
 	return err
 }
 

@@ -3,6 +3,7 @@ package spool
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,9 +43,24 @@ func TestEnqueueSurvivesReopen(t *testing.T) {
 	if err := s.SaveState(env.ID, st); err != nil {
 		t.Fatal(err)
 	}
+	// A second writer is refused; a reader sees the queue meanwhile.
+	if _, err := Open(dir, testLog(t)); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open = %v, want ErrLocked", err)
+	}
+	ro, err := OpenReadOnly(dir, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := ro.List(); len(items) != 1 {
+		t.Errorf("read-only List() = %d items, want 1", len(items))
+	}
+	if err := ro.Enqueue(&Envelope{From: "a@b.test", To: []string{"c@d.test"}}, []byte("x")); err == nil {
+		t.Error("read-only spool accepted a message")
+	}
 	// A crash mid-append leaves a torn record: it was never acknowledged
 	// and must be ignored at replay.
 	segs, _ := s.segments()
+	s.Close()
 	f, _ := os.OpenFile(s.segPath(segs[len(segs)-1]), os.O_WRONLY|os.O_APPEND, 0)
 	f.Write([]byte{'M', 0, 0, 1, 0, 1, 2})
 	f.Close()
@@ -77,6 +93,7 @@ func TestEnqueueSurvivesReopen(t *testing.T) {
 	if err := s2.Enqueue(third, []byte("Subject: 3\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
+	s2.Close()
 	s3, err := Open(dir, testLog(t))
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +136,7 @@ func TestSegmentsCollected(t *testing.T) {
 	if segs, _ := s.segments(); len(segs) != 1 {
 		t.Errorf("%d segments left after removing everything, want the active one", len(segs))
 	}
+	s.Close()
 	s2, _ := Open(dir, testLog(t))
 	if items, _ := s2.List(); len(items) != 0 {
 		t.Errorf("%d messages resurrected", len(items))
@@ -423,6 +441,7 @@ func TestCompactMovesStragglers(t *testing.T) {
 	if segs, _ := s.segments(); len(segs) > 2 {
 		t.Errorf("%d segments kept for one pending message", len(segs))
 	}
+	s.Close()
 	s2, err := Open(dir, testLog(t))
 	if err != nil {
 		t.Fatal(err)
