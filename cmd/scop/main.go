@@ -15,6 +15,7 @@ const usage = `usage: scop <command> [flags]
 commands:
   serve                 run the homeserver (and the mail receiver when enabled)
   user add NAME         create an account
+  user passwd NAME      set a user's password (logs out their devices)
   mail receive|queue|blocklist|corpus
                         run or inspect the mail receiver
   spam train            train the spam filter
