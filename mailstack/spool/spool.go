@@ -237,6 +237,9 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // acknowledged; elsewhere it is damage, reported and skipped.
 func (s *Spool) replay(seq uint64, last bool) error {
 	f, err := os.Open(s.segPath(seq))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // collected by the writer while a reader listed
+	}
 	if err != nil {
 		return fmt.Errorf("spool: open segment: %w", err)
 	}
