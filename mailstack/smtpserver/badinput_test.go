@@ -188,3 +188,17 @@ func dialTCP(addr string) (net.Conn, error) {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+func TestLimitKey(t *testing.T) {
+	tests := []struct{ ip, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+	}
+	for _, tt := range tests {
+		if got := limitKey(&net.TCPAddr{IP: net.ParseIP(tt.ip)}); got != tt.want {
+			t.Errorf("limitKey(%s) = %s, want %s", tt.ip, got, tt.want)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := hostOf(c.RemoteAddr())
+		ip := limitKey(c.RemoteAddr())
 		l.mu.Lock()
 		ok := l.total < l.maxTotal && l.perIP[ip] < l.maxPerIP
 		if ok {
@@ -65,6 +65,16 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		return lc, nil
 	}
+}
+
+// limitKey groups clients for the per-IP limit: the address for IPv4, its
+// /64 for IPv6 (one customer's allocation, trivially many addresses).
+func limitKey(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP.To4() != nil {
+		return hostOf(a)
+	}
+	return ta.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // refuse answers a connection we will not serve and closes it.
