@@ -210,3 +210,18 @@ func TestBadInput_Bodies(t *testing.T) {
 		}
 	})
 }
+
+func TestRegistration_Guests(t *testing.T) {
+	t.Parallel()
+	run(t, "GuestCannotCreateRoom", func(c *T) {
+		r := c.anon().Do("POST", cs("/register")+"?kind=guest", map[string]any{})
+		if r.Status == 403 {
+			c.Skipf("guest registration disabled: %s", r)
+		}
+		if r.Status != 200 || str(r.JSON, "access_token") == "" {
+			c.Fatalf("guest registration: want 200 or 403: %s", r)
+		}
+		g := &Client{c: c, Token: str(r.JSON, "access_token"), UserID: str(r.JSON, "user_id")}
+		g.MustErr("POST", cs("/createRoom"), map[string]any{}, 403, "M_GUEST_ACCESS_FORBIDDEN")
+	})
+}
