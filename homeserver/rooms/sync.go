@@ -194,10 +194,10 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 			}
 			resp.Rooms.Invite[m.roomID] = &InvitedRoom{InviteState: EventList{Events: inviteState(r, dev.UserID)}}
 		case spec.Leave, spec.Ban:
-			if (since == 0 || fullState) && !rf.IncludeLeave {
-				continue
-			}
-			if since != 0 && m.pos <= since && !fullState {
+			// Rooms left since the token always come; older ones only
+			// when include_leave asks for them in a full response.
+			recent := since != 0 && m.pos > since
+			if !recent && !(rf.IncludeLeave && (since == 0 || fullState)) {
 				continue
 			}
 			lr, err := s.syncLeft(ctx, dev, r, rf, m, since)
