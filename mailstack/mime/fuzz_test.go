@@ -14,8 +14,11 @@ func FuzzMIMEParse(f *testing.F) {
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nunterminated"))
 	f.Add([]byte("Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/alternative; boundary=\"q\"\r\n\r\n--q\r\nContent-Transfer-Encoding: base64\r\n\r\n////\r\n--q--\r\n"))
 	f.Add([]byte("From x\nSubject: =?utf-8?b?w6k=?=\n\n"))
+	f.Add([]byte(richMessage))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p := Parse(raw)
+		p.Bodies()
+		p.Attachments()
 		if len(p.AllDefects()) > 0 {
 			return
 		}
