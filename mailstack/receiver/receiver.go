@@ -88,6 +88,14 @@ func New(opts Options) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := &Receiver{cfg: cfg, log: log, closeDB: func() error { return nil }}
+	built := false
+	defer func() {
+		if !built { // release the spool lock and the database on failure
+			sp.Close()
+			r.closeDB()
+		}
+	}()
 	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 	if certFile == "" {
 		certFile, keyFile = "mail/tls/cert.pem", "mail/tls/key.pem"
@@ -96,7 +104,6 @@ func New(opts Options) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
-	r := &Receiver{cfg: cfg, log: log, closeDB: func() error { return nil }}
 	checks := opts.Checks
 	if checks == nil {
 		db := opts.MailDB
@@ -110,14 +117,12 @@ func New(opts Options) (*Receiver, error) {
 		if resolver == nil && (cfg.Checks.SPF || cfg.Checks.DKIM || cfg.Checks.DMARC) {
 			vr, err := NewResolver(cfg.DNS, opts.DataDir, log)
 			if err != nil {
-				r.closeDB()
 				return nil, err
 			}
 			resolver = vr
 		}
 		cfg.Hostname = host // SPF's %{r}
 		if r.Checks, err = BuildChecks(context.Background(), cfg, resolver, db, log); err != nil {
-			r.closeDB()
 			return nil, fmt.Errorf("receiver: %w", err)
 		}
 		checks = r.Checks.List
@@ -139,7 +144,6 @@ func New(opts Options) (*Receiver, error) {
 		Log:        log,
 	})
 	if err != nil {
-		r.closeDB()
 		return nil, err
 	}
 	network, addr, _ := mailstack.ParseLMTPTarget(cfg.LMTP)
@@ -147,6 +151,7 @@ func New(opts Options) (*Receiver, error) {
 	if addr != "" {
 		r.deliv = &spool.Deliverer{Spool: sp, Network: network, Addr: addr, LocalName: host, Retry: cfg.Retry, Log: log}
 	}
+	built = true
 	return r, nil
 }
 

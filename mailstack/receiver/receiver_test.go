@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +16,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"scop/mailstack"
+	"scop/mailstack/check"
 	"scop/mailstack/dns/dnstest"
+	"scop/mailstack/spool"
 )
 
 // makeAccountsDB creates a homeserver-like database with the accounts
@@ -150,5 +153,21 @@ func TestReceiveAndDeliverOverLMTP(t *testing.T) {
 			t.Fatalf("spool not emptied: %+v", items)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOneReceiverPerSpool: a second receiver on the same data folder is
+// refused instead of corrupting the first one's journal.
+func TestOneReceiverPerSpool(t *testing.T) {
+	data := t.TempDir()
+	cfg := mailstack.DefaultConfig()
+	opts := Options{Config: cfg, DataDir: data, ServerName: "example.org", Mailboxes: &AccountsMailboxes{}, Checks: []check.Check{}}
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Spool.Close()
+	if _, err := New(opts); !errors.Is(err, spool.ErrLocked) {
+		t.Errorf("second New = %v, want spool.ErrLocked", err)
 	}
 }
