@@ -1,6 +1,10 @@
 package clientapi_test
 
-import "testing"
+import (
+	"testing"
+
+	"scop/homeserver/rooms"
+)
 
 func TestReceiptsAndReadMarkers(t *testing.T) {
 	rs := newRoomsServer(t)
@@ -45,5 +49,68 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 				t.Errorf("got %d %v, want %d %s", st, out, tc.status, tc.code)
 			}
 		})
+	}
+}
+
+func TestUnreadNotificationCounts(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	rs.must(t, bob, "POST", "/join/"+esc(roomID), nil)
+	var ids []string
+	for range 3 {
+		ids = append(ids, rs.send(t, alice, roomID, "unread"))
+	}
+	count := func(query string) (float64, string) {
+		t.Helper()
+		var out struct {
+			NextBatch string `json:"next_batch"`
+			Rooms     struct {
+				Join map[string]struct {
+					Unread map[string]float64 `json:"unread_notifications"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if st := rs.Do(t, "GET", "/_matrix/client/v3/sync?"+query, bob.Token, nil, &out); st != 200 {
+			t.Fatalf("sync: %d", st)
+		}
+		return out.Rooms.Join[roomID].Unread["notification_count"], out.NextBatch
+	}
+	n, next := count("")
+	if n != 3 {
+		t.Errorf("unread %v, want 3", n)
+	}
+	rs.must(t, bob, "POST", "/rooms/"+esc(roomID)+"/receipt/m.read/"+esc(ids[1]), map[string]any{})
+	if n, _ = count("timeout=0&since=" + next); n != 1 {
+		t.Errorf("unread after receipt %v, want 1", n)
+	}
+	rs.send(t, bob, roomID, "my reply")
+	if n, _ = count(""); n != 0 {
+		t.Errorf("unread after own message %v, want 0", n)
+	}
+}
+
+// TestUnreadCountPastCache counts unread messages older than the
+// in-memory recent events from the database.
+func TestUnreadCountPastCache(t *testing.T) {
+	rs := newRoomsServer(t, func(c *rooms.Config) { c.RecentEvents = 2 })
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	rs.must(t, bob, "POST", "/join/"+esc(roomID), nil)
+	for range 5 {
+		rs.send(t, alice, roomID, "unread")
+	}
+	var out struct {
+		Rooms struct {
+			Join map[string]struct {
+				Unread map[string]float64 `json:"unread_notifications"`
+			} `json:"join"`
+		} `json:"rooms"`
+	}
+	rs.Do(t, "GET", "/_matrix/client/v3/sync", bob.Token, nil, &out)
+	if n := out.Rooms.Join[roomID].Unread["notification_count"]; n != 5 {
+		t.Errorf("unread %v, want 5", n)
 	}
 }

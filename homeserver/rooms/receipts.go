@@ -74,7 +74,8 @@ func (s *Service) SendReceipt(ctx context.Context, dev homeserver.Device, roomID
 	if v.leaveNID != 0 || s.membershipOf(dev.UserID, roomID).membership != spec.Join {
 		return homeserver.Errorf(homeserver.ErrForbidden, "You are not in room %s", roomID)
 	}
-	if _, err := s.visibleEvent(ctx, v, eventID); err != nil {
+	target, err := s.visibleEvent(ctx, v, eventID)
+	if err != nil {
 		return err
 	}
 	if typ == "m.fully_read" {
@@ -82,7 +83,7 @@ func (s *Service) SendReceipt(ctx context.Context, dev homeserver.Device, roomID
 	}
 	r := v.r
 	b := &storage.Batch{Receipts: []storage.Receipt{{RoomNID: r.nid, UserID: dev.UserID, Type: typ, ThreadID: threadID,
-		EventID: eventID, TS: time.Now().UnixMilli()}}}
+		EventID: eventID, EventPos: target.Pos, TS: time.Now().UnixMilli()}}}
 	done := s.commit.submit(b, func() { r.setReceipt(b.Receipts[0]) })
 	return wait(ctx, done)
 }
@@ -98,4 +99,58 @@ func (s *Service) SetReadMarkers(ctx context.Context, dev homeserver.Device, roo
 		}
 	}
 	return nil
+}
+
+// UnreadCounts is a joined room's unread_notifications.
+type UnreadCounts struct {
+	Highlight    int `json:"highlight_count"`
+	Notification int `json:"notification_count"`
+}
+
+// maxUnread caps the unread count read from the database.
+const maxUnread = 1000
+
+// unread counts the messages from others after the user's read receipt
+// (or their own newest message, or their join): what the default push rules
+// (.m.rule.message) notify for. Highlights are not computed.
+func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, pos int64) (*UnreadCounts, error) {
+	r.view.RLock()
+	after := joinedAt // nothing from before the join is unread
+	for _, typ := range []string{"m.read", "m.read.private"} {
+		if rc, ok := r.receipts[receiptKey{userID, typ, ""}]; ok {
+			after = max(after, rc.EventPos)
+		}
+	}
+	recent, floor := r.recent, r.floor
+	r.view.RUnlock()
+	isMessage := func(t string) bool { return t == "m.room.message" || t == "m.room.encrypted" }
+	n := 0
+	for i := len(recent) - 1; i >= 0; i-- {
+		e := recent[i]
+		if e.Pos > pos {
+			continue
+		}
+		if e.Pos <= after || e.Sender == userID {
+			return &UnreadCounts{Notification: n}, nil
+		}
+		if isMessage(e.Type) {
+			n++
+		}
+	}
+	if floor <= after {
+		return &UnreadCounts{Notification: n}, nil
+	}
+	s.namesMu.Lock()
+	var types []int64
+	for _, t := range []string{"m.room.message", "m.room.encrypted"} {
+		if nid, ok := s.types[t]; ok {
+			types = append(types, nid)
+		}
+	}
+	s.namesMu.Unlock()
+	older, err := s.db.CountEvents(ctx, r.nid, after, floor, types, userID, maxUnread)
+	if err != nil {
+		return nil, err
+	}
+	return &UnreadCounts{Notification: min(n+older, maxUnread)}, nil
 }

@@ -40,11 +40,12 @@ type RoomSummary struct {
 
 // JoinedRoom is one entry of rooms.join.
 type JoinedRoom struct {
-	Summary     RoomSummary `json:"summary"`
-	State       EventList   `json:"state"`
-	Timeline    Timeline    `json:"timeline"`
-	Ephemeral   EventList   `json:"ephemeral"`
-	AccountData EventList   `json:"account_data"`
+	Summary     RoomSummary   `json:"summary"`
+	Unread      *UnreadCounts `json:"unread_notifications,omitempty"`
+	State       EventList     `json:"state"`
+	Timeline    Timeline      `json:"timeline"`
+	Ephemeral   EventList     `json:"ephemeral"`
+	AccountData EventList     `json:"account_data"`
 }
 
 // InvitedRoom is one entry of rooms.invite.
@@ -298,6 +299,9 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 	}
 	if receipts != nil {
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, receipts)
+	}
+	if jr.Unread, err = s.unread(ctx, r, dev.UserID, m.joinedAt, pos); err != nil {
+		return nil, err
 	}
 	return jr, nil
 }

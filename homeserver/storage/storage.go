@@ -114,6 +114,7 @@ type Receipt struct {
 	RoomNID                int64
 	UserID, Type, ThreadID string
 	EventID                string
+	EventPos               int64 // stream position of the receipted event
 	TS                     int64 // milliseconds since the epoch
 	Pos                    int64
 }
@@ -172,6 +173,9 @@ type RoomsDB interface {
 	// RecentTxns returns the newest events sent with a transaction ID,
 	// newest first, to seed the idempotency cache at start.
 	RecentTxns(ctx context.Context, limit int) ([]Txn, error)
+	// CountEvents counts, up to limit, a room's events with after < pos
+	// <= upTo of the given types not sent by notSender.
+	CountEvents(ctx context.Context, roomNID, after, upTo int64, typeNIDs []int64, notSender string, limit int) (int, error)
 	// Receipts returns a room's receipts.
 	Receipts(ctx context.Context, roomNID int64) ([]Receipt, error)
 	// PublishedRooms lists the room IDs in the public directory.

@@ -249,11 +249,12 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}); err != nil {
 		return err
 	}
-	if err = exec(`INSERT INTO receipts(room_nid, user_id, receipt_type, thread_id, event_id, ts, pos) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(room_nid, user_id, receipt_type, thread_id) DO UPDATE SET event_id=excluded.event_id, ts=excluded.ts, pos=excluded.pos`,
+	if err = exec(`INSERT INTO receipts(room_nid, user_id, receipt_type, thread_id, event_id, ts, pos, event_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(room_nid, user_id, receipt_type, thread_id) DO UPDATE SET event_id=excluded.event_id, ts=excluded.ts,
+		pos=excluded.pos, event_pos=excluded.event_pos`,
 		len(b.Receipts), func(i int) []any {
 			r := b.Receipts[i]
-			return []any{r.RoomNID, r.UserID, r.Type, r.ThreadID, r.EventID, r.TS, r.Pos}
+			return []any{r.RoomNID, r.UserID, r.Type, r.ThreadID, r.EventID, r.TS, r.Pos, r.EventPos}
 		}); err != nil {
 		return err
 	}
@@ -494,9 +495,29 @@ func (s *RoomsStore) RecentTxns(ctx context.Context, limit int) ([]storage.Txn, 
 	return out, rows.Err()
 }
 
+// CountEvents implements storage.RoomsDB.
+func (s *RoomsStore) CountEvents(ctx context.Context, roomNID, after, upTo int64, typeNIDs []int64, notSender string, limit int) (int, error) {
+	if len(typeNIDs) == 0 {
+		return 0, nil
+	}
+	in := strings.Repeat("?,", len(typeNIDs))
+	args := []any{roomNID, after, upTo, notSender}
+	for _, t := range typeNIDs {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE room_nid=? AND pos>? AND pos<=?
+		AND sender!=? AND type_nid IN (`+in[:len(in)-1]+`) LIMIT ?)`, args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
 // Receipts implements storage.RoomsDB.
 func (s *RoomsStore) Receipts(ctx context.Context, roomNID int64) ([]storage.Receipt, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE room_nid=?`, roomNID)
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, receipt_type, thread_id, event_id, ts, pos, event_pos FROM receipts WHERE room_nid=?`, roomNID)
 	if err != nil {
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
@@ -504,7 +525,7 @@ func (s *RoomsStore) Receipts(ctx context.Context, roomNID int64) ([]storage.Rec
 	var out []storage.Receipt
 	for rows.Next() {
 		r := storage.Receipt{RoomNID: roomNID}
-		if err := rows.Scan(&r.UserID, &r.Type, &r.ThreadID, &r.EventID, &r.TS, &r.Pos); err != nil {
+		if err := rows.Scan(&r.UserID, &r.Type, &r.ThreadID, &r.EventID, &r.TS, &r.Pos, &r.EventPos); err != nil {
 			return nil, fmt.Errorf("receipts: %w", err)
 		}
 		out = append(out, r)
