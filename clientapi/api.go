@@ -6,6 +6,7 @@
 package clientapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,7 +88,12 @@ type route struct {
 	pattern string
 	auth    Auth
 	limit   string // rate-limit action, "" for none
+	maxBody int64  // 0: the API's limit
 }
+
+// MaxBody sets a route's request body limit in place of the API's (media
+// uploads are larger than any JSON body).
+func MaxBody(n int64) Option { return func(r *route) { r.maxBody = n } }
 
 // RateLimit applies the rate limit configured for action (SetRateLimit) to
 // a route, counted per user on authenticated routes and per client IP
@@ -128,9 +134,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusOK)
 		return
-	}
-	if a.maxBody > 0 && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
 	}
 	handler, pattern := a.mux.Handler(r)
 	if pattern != "" {
@@ -208,6 +211,9 @@ func (a *API) wrap(rt *route, h Handler) http.Handler {
 // serve runs one request through auth, rate limit and handler and returns
 // the status it answered with.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *route, h Handler) int {
+	if limit := cmp.Or(rt.maxBody, a.maxBody); limit > 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	if rt.auth != Public {
 		tok := accessToken(r)
 		if tok == "" && rt.auth == Authed {
@@ -253,10 +259,36 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *route, h Handler
 		return a.writeError(w, r, err)
 	}
 	status := http.StatusOK
-	if resp, ok := body.(Response); ok {
+	switch resp := body.(type) {
+	case Response:
 		status, body = resp.Status, resp.Body
+	case Raw:
+		return writeRaw(w, resp)
 	}
 	return writeJSON(w, status, body)
+}
+
+// Raw is a response that is not JSON (media downloads): Header is added
+// to the response and Body copied out, then closed if it is an io.Closer.
+type Raw struct {
+	Status int // 0 means 200
+	Header http.Header
+	Body   io.Reader
+}
+
+func writeRaw(w http.ResponseWriter, resp Raw) int {
+	if c, ok := resp.Body.(io.Closer); ok {
+		defer c.Close()
+	}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	status := cmp.Or(resp.Status, http.StatusOK)
+	w.WriteHeader(status)
+	io.Copy(w, resp.Body) // a client gone mid-download is not an error of ours
+	return status
 }
 
 // accessToken reads the token from the Authorization header or, as the

@@ -107,6 +107,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.Close(ctx)
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
+	if err := a.initMedia(ctx); err != nil {
+		a.Close(ctx)
+		return nil, fmt.Errorf("media: %w", err)
+	}
 	if err := a.initRooms(); err != nil {
 		a.Close(ctx)
 		return nil, fmt.Errorf("rooms: %w", err)

@@ -24,6 +24,7 @@ type Config struct {
 	ClientAPI  ClientAPIConfig `yaml:"client_api"`
 	Accounts   AccountsConfig  `yaml:"accounts"`
 	Rooms      RoomsConfig     `yaml:"rooms"`
+	Media      MediaConfig     `yaml:"media"`
 	Log        LogConfig       `yaml:"log"`
 	Metrics    MetricsConfig   `yaml:"metrics"`
 	// AppServices are application service registration files (bridges),
@@ -76,6 +77,12 @@ type RoomsConfig struct {
 	DefaultVersion string `yaml:"default_version"`
 }
 
+// MediaConfig is the media section: the content repository.
+type MediaConfig struct {
+	// MaxUploadBytes bounds one upload.
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
 // LogConfig is the log section.
 type LogConfig struct {
 	Format string `yaml:"format"`
@@ -106,6 +113,7 @@ func DefaultConfig() Config {
 		},
 		Accounts: AccountsConfig{BcryptCost: 10},
 		Rooms:    RoomsConfig{DefaultVersion: "12"},
+		Media:    MediaConfig{MaxUploadBytes: 50 << 20},
 		Log:      LogConfig{Format: "text", Level: "info"},
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9108"},
 		Mail:     mailstack.DefaultConfig(),
@@ -155,6 +163,10 @@ accounts:
 rooms:
   # Version of new rooms: 10, 11 or 12.
   default_version: "12"
+
+media:
+  # Largest upload accepted, in bytes. Files live in the "media" folder here.
+  max_upload_bytes: 52428800
 
 log:
   # text or json.
@@ -306,6 +318,9 @@ func (c *Config) Validate() error {
 	case "10", "11", "12":
 	default:
 		return bad("rooms.default_version", "must be \"10\", \"11\" or \"12\", got %q", c.Rooms.DefaultVersion)
+	}
+	if c.Media.MaxUploadBytes < 1024 {
+		return bad("media.max_upload_bytes", "must be at least 1024, got %d", c.Media.MaxUploadBytes)
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -61,6 +61,7 @@ func TestBadConfig(t *testing.T) {
 		{"log level", "log:\n  level: loud", "log.level"},
 		{"metrics", "metrics:\n  listen: everywhere", "metrics.listen"},
 		{"bcrypt", "accounts:\n  bcrypt_cost: 2", "accounts.bcrypt_cost"},
+		{"media size", "media:\n  max_upload_bytes: 5", "media.max_upload_bytes"},
 		{"unknown key", "client_api:\n  lisen: 1.2.3.4:5", "lisen"},
 		{"mail", "mail:\n  listen: nope", "mail.listen"},
 		{"not a mapping", "client_api: 5", "client_api"},

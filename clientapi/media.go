@@ -1,0 +1,114 @@
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"scop/homeserver"
+	"scop/media"
+)
+
+// MediaStore is what the media routes need from the content repository.
+type MediaStore interface {
+	Upload(ctx context.Context, userID, contentType, filename string, r io.Reader) (string, error)
+	Open(ctx context.Context, serverName, mediaID string) (media.Item, *os.File, error)
+	MaxSize() int64
+}
+
+// RegisterMedia adds the content repository routes (spec: "Content
+// repository"): upload, download and config under /_matrix/media/v3 (and
+// r0), downloads also under the authenticated /_matrix/client/v1/media.
+// Thumbnails of images are the original image: SCoP does not scale yet,
+// which the spec allows ("at least as large as requested").
+func (a *API) RegisterMedia(st MediaStore) {
+	m := &mediaRoutes{st: st}
+	for _, prefix := range []string{"/_matrix/media/v3", "/_matrix/media/r0"} {
+		a.Handle("POST "+prefix+"/upload", Authed, m.upload, MaxBody(st.MaxSize()), RateLimit("send"))
+		a.Handle("GET "+prefix+"/download/{serverName}/{mediaID}", Public, m.download)
+		a.Handle("GET "+prefix+"/download/{serverName}/{mediaID}/{fileName}", Public, m.download)
+		a.Handle("GET "+prefix+"/thumbnail/{serverName}/{mediaID}", Public, m.thumbnail)
+		a.Handle("GET "+prefix+"/config", Authed, m.config)
+	}
+	const v1 = "/_matrix/client/v1/media"
+	a.Handle("GET "+v1+"/download/{serverName}/{mediaID}", Authed, m.download)
+	a.Handle("GET "+v1+"/download/{serverName}/{mediaID}/{fileName}", Authed, m.download)
+	a.Handle("GET "+v1+"/thumbnail/{serverName}/{mediaID}", Authed, m.thumbnail)
+	a.Handle("GET "+v1+"/config", Authed, m.config)
+}
+
+type mediaRoutes struct{ st MediaStore }
+
+func (m *mediaRoutes) config(r *http.Request) (any, error) {
+	return map[string]any{"m.upload.size": m.st.MaxSize()}, nil
+}
+
+func (m *mediaRoutes) upload(r *http.Request) (any, error) {
+	uri, err := m.st.Upload(r.Context(), MustDevice(r).UserID, r.Header.Get("Content-Type"), r.URL.Query().Get("filename"), r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &homeserver.Error{Code: homeserver.ErrTooLarge, Message: "Upload is too large", Status: http.StatusRequestEntityTooLarge}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"content_uri": uri}, nil
+}
+
+// inlineTypes may be shown in the browser; anything else is served as an
+// attachment so that an uploaded HTML page cannot run on our origin.
+var inlineTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp", "image/apng", "image/avif",
+	"video/mp4", "video/webm", "video/ogg", "audio/mpeg", "audio/ogg", "audio/wav", "audio/webm", "audio/mp4", "text/plain"}
+
+func (m *mediaRoutes) serveItem(r *http.Request, onlyImages bool) (any, error) {
+	it, f, err := m.st.Open(r.Context(), r.PathValue("serverName"), r.PathValue("mediaID"))
+	if err != nil {
+		return nil, err
+	}
+	base, _, _ := mime.ParseMediaType(it.ContentType)
+	if onlyImages && !strings.HasPrefix(base, "image/") {
+		f.Close()
+		return nil, homeserver.Errorf(homeserver.ErrNotFound, "No thumbnail for %s", base)
+	}
+	name := it.Filename
+	if fn := r.PathValue("fileName"); fn != "" {
+		name = fn
+	}
+	disposition := "attachment"
+	for _, t := range inlineTypes {
+		if base == t {
+			disposition = "inline"
+		}
+	}
+	if name != "" {
+		disposition = mime.FormatMediaType(disposition, map[string]string{"filename": name})
+	}
+	h := http.Header{}
+	h.Set("Content-Type", it.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(it.Size, 10))
+	h.Set("Content-Disposition", disposition)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d, immutable", 86400*365))
+	return Raw{Header: h, Body: f}, nil
+}
+
+func (m *mediaRoutes) download(r *http.Request) (any, error) { return m.serveItem(r, false) }
+
+func (m *mediaRoutes) thumbnail(r *http.Request) (any, error) {
+	for _, p := range []string{"width", "height"} {
+		if v := r.URL.Query().Get(p); v != "" {
+			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+				return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "%s must be a positive integer", p)
+			}
+		}
+	}
+	return m.serveItem(r, true)
+}
