@@ -107,8 +107,9 @@ type UnreadCounts struct {
 	Notification int `json:"notification_count"`
 }
 
-// maxUnread caps the unread count read from the database.
-const maxUnread = 1000
+// maxUnread caps the unread count read from the database (clients show
+// large counts as "99+"), which bounds the cost of counting.
+const maxUnread = 100
 
 // unread counts the messages from others after the user's read receipt
 // (or their own newest message, or their join): what the default push rules
