@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -114,6 +115,7 @@ type limitConn struct {
 	once    sync.Once
 	maxCmds int
 	timer   *time.Timer // ends the session at MaxSessionTime
+	closed  atomic.Bool
 
 	greet   func(net.Addr) string
 	greeted bool
@@ -138,16 +140,47 @@ type limitConn struct {
 	bdatLeft int64
 }
 
+// Close ends the connection with a lingering close: our side is shut
+// first (FIN after the last reply) and unread client input is drained
+// briefly in the background. Closing with input still unread would make
+// the kernel send a reset, and the client could lose our final reply
+// (say the 500 after a 10 MB line).
 func (c *limitConn) Close() error {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	err := c.Conn.Close()
-	c.once.Do(c.release)
+	var err error
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.release()
+		tc, ok := c.Conn.(*net.TCPConn)
+		if !ok {
+			err = c.Conn.Close()
+			return
+		}
+		if tc.CloseWrite() != nil {
+			err = tc.Close()
+			return
+		}
+		go func() {
+			tc.SetReadDeadline(time.Now().Add(lingerTime))
+			io.Copy(io.Discard, io.LimitReader(tc, lingerBytes))
+			tc.Close()
+		}()
+	})
 	return err
 }
 
+// lingerTime and lingerBytes bound the drain after Close.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 20
+)
+
 func (c *limitConn) Read(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed // the drain goroutine owns the socket now
+	}
 	if c.refused {
 		return 0, io.EOF
 	}
