@@ -114,7 +114,9 @@ func TestMedia(t *testing.T) {
 		{"unknown media", "/_matrix/media/v3/download/test/nope", 404},
 		{"remote media", "/_matrix/media/v3/download/elsewhere/" + id, 404},
 		{"bad media ID", "/_matrix/media/v3/download/test/..%2F..%2Fetc", 404},
-		{"thumbnail of non-image", "/_matrix/media/v3/thumbnail/test/" + hid, 404},
+		{"thumbnail of non-image", "/_matrix/media/v3/thumbnail/test/" + hid + "?width=8&height=8", 404},
+		{"thumbnail without size", "/_matrix/media/v3/thumbnail/test/" + id, 400},
+		{"bad thumbnail method", "/_matrix/media/v3/thumbnail/test/" + id + "?width=8&height=8&method=zoom", 400},
 		{"bad thumbnail size", "/_matrix/media/v3/thumbnail/test/" + id + "?width=-1", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
