@@ -68,3 +68,35 @@ func FuzzMatchType(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCreateRoomRequest(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"preset":"public_chat","room_alias_name":"lobby","name":"x"}`,
+		`{"invite":["@a:b"],"initial_state":[{"type":"m.room.name","content":{"name":"n"}}]}`,
+		`{"visibility":"public","room_version":"12","creation_content":{"m.federate":false}}`,
+		`{"room_alias_name":"a:b"}`, `{"initial_state":[{"type":"","content":1}]}`, `{"invite":["nope"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	s := &Service{id: Identity{ServerName: "test"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req CreateRoomRequest
+		if json.Unmarshal(data, &req) != nil {
+			return
+		}
+		alias, err := req.validate("test")
+		if err != nil {
+			return
+		}
+		if alias != "" {
+			if err := s.checkAlias(alias); err != nil {
+				t.Fatalf("validated alias %q fails checkAlias: %v", alias, err)
+			}
+		}
+		for _, st := range req.InitialState {
+			if !isObject(st.Content) {
+				t.Fatalf("initial_state content %s accepted", st.Content)
+			}
+		}
+	})
+}
