@@ -89,10 +89,11 @@ func TestThumbnail(t *testing.T) {
 		method       string
 		wantW, wantH int
 	}{
-		{50, 50, "scale", 50, 25},
-		{50, 50, "crop", 50, 50},
+		{96, 96, "scale", 96, 48},
+		{90, 90, "scale", 96, 48}, // sizes snap up to a standard one
+		{32, 32, "crop", 32, 32},
 		{400, 400, "scale", 200, 100}, // never larger than the original
-		{50, 50, "scale", 50, 25},     // from the cache
+		{96, 96, "scale", 96, 48},     // from the cache
 	}
 	for _, tc := range tests {
 		ct, n, body, err := s.Thumbnail(t.Context(), "example.org", id, tc.w, tc.h, tc.method)
