@@ -221,6 +221,8 @@ mail:
   # account is a mailbox: alice@domain for @alice:server_name.
   domains: []
   # Extra addresses: local part (or full address) -> mailbox local part.
+  # RFC 5321 wants a postmaster, e.g. {postmaster: alice, abuse: alice}.
+  # alice+anything@ reaches alice (subaddressing).
   aliases: {}
   # STARTTLS certificate and key (PEM); empty: self-signed, generated
   # into the data folder on first run.
