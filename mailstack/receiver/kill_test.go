@@ -23,9 +23,19 @@ import (
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	scopBin   string
 	buildErr  error
 )
+
+// TestMain removes the scop binary built by the tests that needed it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // scopBinary builds cmd/scop once per test binary run.
 func scopBinary(t *testing.T) string {
@@ -36,6 +46,7 @@ func scopBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		scopBin = filepath.Join(dir, "scop")
 		out, err := exec.Command("go", "build", "-o", scopBin, "scop/cmd/scop").CombinedOutput()
 		if err != nil {
