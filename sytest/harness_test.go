@@ -56,6 +56,7 @@ func TestMain(m *testing.M) {
 		}
 		fail := func(err error) {
 			fmt.Fprintf(os.Stderr, "sytest: starting scop: %v\n", err)
+			_ = os.WriteFile(summaryFile, []byte(fmt.Sprintf("sytest: no run: starting scop: %v\n", err)), 0o644)
 			srv.dumpLog(os.Stderr)
 			os.RemoveAll(tmp)
 			os.Exit(1)
