@@ -70,26 +70,34 @@ func (ar *accountRoutes) register(r *http.Request) (any, error) {
 	if !ar.opts.RegistrationEnabled {
 		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Registration is disabled")
 	}
-	if req.Password == nil || *req.Password == "" {
-		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "password is required")
-	}
-	local := req.Username
-	if local == "" {
-		// The spec lets the server choose; a time-based name is unique
-		// enough and Register rejects the rare collision.
-		local = strconv.FormatInt(time.Now().UnixNano(), 36)
-	}
-	if local != strings.ToLower(local) {
-		return nil, homeserver.Errorf(homeserver.ErrInvalidUsername, "User ID must be lower case")
-	}
 	// Name problems come before the auth flow so that clients learn of
 	// them without completing stages first.
-	if err := ar.acc.Available(r.Context(), local); err != nil {
-		return nil, err
+	local := req.Username
+	if local != "" {
+		if local != strings.ToLower(local) {
+			return nil, homeserver.Errorf(homeserver.ErrInvalidUsername, "User ID must be lower case")
+		}
+		if err := ar.acc.Available(r.Context(), local); err != nil {
+			return nil, err
+		}
+	}
+	// A first request without auth only asks for the flows (Element sends
+	// {}), so the password is required only once stages are being done.
+	noPassword := req.Password == nil || *req.Password == ""
+	if req.Auth != nil && noPassword {
+		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "password is required")
 	}
 	ok, resp, err := ar.uia.check(r.Context(), req.Auth, "register", ar.flows(), nil, ar.registerStage)
 	if !ok {
 		return resp, err
+	}
+	if noPassword {
+		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "password is required")
+	}
+	if local == "" {
+		// The spec lets the server choose; a time-based name is unique
+		// enough and Register rejects the rare collision.
+		local = strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
 	userID, err := ar.acc.Register(r.Context(), local, *req.Password, false)
 	if err != nil {

@@ -35,6 +35,11 @@ func TestRegisterDisabled(t *testing.T) {
 
 func TestRegisterDummyFlow(t *testing.T) {
 	s := clientapitest.NewServer(t, clientapitest.Options{Accounts: clientapi.AccountOptions{RegistrationEnabled: true}})
+	// Element's first request is {} to learn the flows.
+	var flows uiaResp
+	if st := s.Do(t, "POST", "/_matrix/client/v3/register", "", map[string]any{}, &flows); st != 401 || len(flows.Flows) != 1 {
+		t.Fatalf("flows request: %d %+v", st, flows)
+	}
 	req := map[string]any{"username": "alice", "password": "pw", "initial_device_display_name": "Laptop"}
 	var u uiaResp
 	if st := s.Do(t, "POST", "/_matrix/client/v3/register", "", req, &u); st != 401 || u.Session == "" ||
