@@ -73,6 +73,8 @@ type API struct {
 
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	keys Keys // set by RegisterAccounts, for DeviceKeyCounts
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).

@@ -18,12 +18,25 @@ type Keys interface {
 	UploadCrossSigningKeys(ctx context.Context, userID string, keys map[string]json.RawMessage) error
 	CrossSigningKeys(ctx context.Context, caller string, users []string) (map[string]map[string]json.RawMessage, error)
 	UploadSignatures(ctx context.Context, caller string, signed map[string]map[string]json.RawMessage) (map[string]map[string]any, error)
+	KeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, []string, error)
+}
+
+// DeviceKeyCounts returns, for /sync's device_one_time_keys_count and
+// device_unused_fallback_key_types, the device's unclaimed one-time keys
+// per algorithm and its algorithms with an unused fallback key (empty
+// when no accounts service is registered).
+func (a *API) DeviceKeyCounts(ctx context.Context, dev homeserver.Device) (map[string]int, []string, error) {
+	if a.keys == nil || dev.DeviceID == "" {
+		return map[string]int{}, []string{}, nil
+	}
+	return a.keys.KeyCounts(ctx, dev.UserID, dev.DeviceID)
 }
 
 // keyRoutes serves device key upload, query and claim and cross-signing
 // key and signature upload (spec: "End-to-end encryption"). Key backup,
 // /keys/changes and to-device messages are not served yet.
 func (ar *accountRoutes) keyRoutes(a *API) {
+	a.keys = ar.acc
 	a.Handle("POST /keys/upload", Authed, ar.uploadKeys)
 	a.Handle("POST /keys/query", Authed, ar.queryKeys)
 	a.Handle("POST /keys/claim", Authed, ar.claimKeys)

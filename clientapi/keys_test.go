@@ -116,3 +116,19 @@ func TestKeysUploadQueryClaim(t *testing.T) {
 		t.Fatalf("keys after logout: %+v", q.DeviceKeys)
 	}
 }
+
+func TestDeviceKeyCounts(t *testing.T) {
+	s := clientapitest.NewServer(t, clientapitest.Options{})
+	a := s.AddUser(t, "alice", "pw")
+	s.Do(t, "POST", "/_matrix/client/v3/keys/upload", a.Token, map[string]any{
+		"one_time_keys": map[string]any{"signed_curve25519:A": "k", "signed_curve25519:B": "k2"},
+		"fallback_keys": map[string]any{"signed_curve25519:F": "f"}}, nil)
+	dev, err := s.Accounts.Authenticate(t.Context(), a.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, fallback, err := s.API.DeviceKeyCounts(t.Context(), dev)
+	if err != nil || counts["signed_curve25519"] != 2 || len(fallback) != 1 || fallback[0] != "signed_curve25519" {
+		t.Fatalf("counts %v fallback %v err %v", counts, fallback, err)
+	}
+}
