@@ -106,3 +106,42 @@ func TestSync_LazyLoading(t *testing.T) {
 		}
 	})
 }
+
+// TestMembership_Races checks that the derived views (joined_rooms,
+// joined_members, sync) agree with room state after racing changes.
+func TestMembership_Races(t *testing.T) {
+	t.Parallel()
+	run(t, "JoinLeaveRaceConsistent", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.publicRoom()
+		done := make(chan struct{}, 2)
+		for w := 0; w < 2; w++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := 0; i < 8; i++ {
+					if (i+w)%2 == 0 {
+						b.Do("POST", cs("/join/%s", room), map[string]any{})
+					} else {
+						b.Do("POST", cs("/rooms/%s/leave", room), map[string]any{})
+					}
+				}
+			}()
+		}
+		<-done
+		<-done
+		state := b.membership(room, b.UserID)
+		if state == "" {
+			state = a.membership(room, b.UserID)
+		}
+		inJoined := contains(b.joinedRooms(), room)
+		jm := a.Must("GET", cs("/rooms/%s/joined_members", room), nil)
+		_, inMembers := get(jm, "joined").(map[string]any)[b.UserID]
+		if (state == "join") != inJoined || inJoined != inMembers {
+			c.Errorf("membership %q, in joined_rooms %v, in joined_members %v", state, inJoined, inMembers)
+		}
+		_, inSync := b.sync("").Rooms.Join[room]
+		if inSync != (state == "join") {
+			c.Errorf("membership %q but in sync rooms.join: %v", state, inSync)
+		}
+	})
+}
