@@ -171,30 +171,40 @@ func parseExpected(text string) (map[string]string, error) {
 	return m, nil
 }
 
-// writeExpected rewrites the list from the recorded failures, keeping old
-// reasons where a test is still failing.
+// writeExpected rewrites the list from this run: tests that failed are
+// listed (keeping old reasons), tests that passed are dropped, and entries
+// of tests that did not run (-run) are kept.
 func writeExpected(path string) error {
-	var buf bytes.Buffer
-	buf.WriteString("# Tests known to fail against scop (regenerate: go test ./sytest/ -sytest.write-expected).\n")
-	buf.WriteString("# Format: TestArea/Name reason. Applied only when the suite starts scop itself.\n")
+	list := map[string]string{}
+	for k, v := range expected {
+		list[k] = v
+	}
 	results.mu.Lock()
-	var lines []string
 	for _, r := range results.list {
-		if r.outcome == outcomeFail || r.outcome == outcomeXFail {
-			reason := expected[r.name]
-			if reason == "" {
-				reason = autoReason(r.reason)
+		switch r.outcome {
+		case outcomePass, outcomeXPass:
+			delete(list, r.name)
+		case outcomeFail, outcomeXFail:
+			if list[r.name] == "" {
+				reason := autoReason(r.reason)
+				if len(reason) > 200 {
+					reason = reason[:200] + "..."
+				}
+				list[r.name] = reason
 			}
-			if len(reason) > 200 {
-				reason = reason[:200] + "..."
-			}
-			lines = append(lines, r.name+" "+reason)
 		}
 	}
 	results.mu.Unlock()
-	sort.Strings(lines)
-	for _, l := range lines {
-		buf.WriteString(l + "\n")
+	names := make([]string, 0, len(list))
+	for k := range list {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	buf.WriteString("# Tests known to fail against scop (regenerate: go test ./sytest/ -sytest.write-expected).\n")
+	buf.WriteString("# Format: TestArea/Name reason. Applied only when the suite starts scop itself.\n")
+	for _, n := range names {
+		buf.WriteString(n + " " + list[n] + "\n")
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
