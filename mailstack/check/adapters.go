@@ -154,6 +154,14 @@ func (c *ReputationCheck) CheckConnect(_ context.Context, conn *Conn) error {
 	return nil
 }
 
+// ObserveRcptRefused implements RcptRefusedObserver: each unknown
+// recipient or relay attempt costs the client address a rejection.
+func (c *ReputationCheck) ObserveRcptRefused(ctx context.Context, conn *Conn, _ string, _ error) {
+	if err := c.Rep.Record(ctx, conn.IP, "", reputation.EventRejected); err != nil && c.Log != nil {
+		c.Log.Warn("reputation: record", "event", reputation.EventRejected, "err", err)
+	}
+}
+
 // Observe implements Observer.
 func (c *ReputationCheck) Observe(ctx context.Context, m *Message, rejected error) {
 	var ip = m.Conn.IP

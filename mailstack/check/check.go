@@ -118,6 +118,12 @@ type Observer interface {
 	Observe(ctx context.Context, m *Message, rejected error)
 }
 
+// RcptRefusedObserver learns recipients the receiver refused (unknown
+// mailbox, relay attempt): repeated ones mark address harvesting.
+type RcptRefusedObserver interface {
+	ObserveRcptRefused(ctx context.Context, c *Conn, to string, refusal error)
+}
+
 // Pipeline runs a list of checks in order. The zero value accepts all.
 type Pipeline struct {
 	Checks []Check
@@ -158,6 +164,15 @@ func (p *Pipeline) Rcpt(ctx context.Context, c *Conn, from, to string) error {
 		}
 	}
 	return nil
+}
+
+// RcptRefused tells the RcptRefusedObservers about a refused recipient.
+func (p *Pipeline) RcptRefused(ctx context.Context, c *Conn, to string, refusal error) {
+	for _, ch := range p.Checks {
+		if o, ok := ch.(RcptRefusedObserver); ok {
+			p.guard(ch, func() error { o.ObserveRcptRefused(ctx, c, to, refusal); return nil })
+		}
+	}
 }
 
 // Body runs the BodyCheckers in order, then tells the Observers the

@@ -179,3 +179,31 @@ func TestReputationBlocks(t *testing.T) {
 		t.Errorf("127.0.0.1 not listed as blocked: %+v", r.Checks.Reputation.List(0))
 	}
 }
+
+// TestHarvestingBlocks: probing for mailboxes costs the client address
+// reputation until it is refused at connect.
+func TestHarvestingBlocks(t *testing.T) {
+	resolver, _ := chainWorld(t)
+	r := chainReceiver(t, resolver, func(c *mailstack.Config) { c.Checks.BlockThreshold = 2.5 })
+	c, err := smtp.Dial(r.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("harvester.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("x@harvester.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		if err := c.Rcpt(to, nil); err == nil {
+			t.Fatalf("unknown %s accepted", to)
+		}
+	}
+	err = sendPlain(r.Addr().String(), "x@harvester.test", "alice@example.org", "Subject: x\r\n\r\nx\r\n")
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 554 {
+		t.Errorf("after 3 unknown recipients: %v, want 554", err)
+	}
+}

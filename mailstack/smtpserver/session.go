@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"scop/mailstack"
 	"scop/mailstack/authres"
 	"scop/mailstack/check"
 	"scop/mailstack/spool"
@@ -109,6 +110,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	mbox, err := ss.s.resolveRcpt(ss.ctx, to)
 	if err != nil {
+		var me *mailstack.Error
+		if errors.As(err, &me) && me.Code >= 500 {
+			ss.s.opts.Pipeline.RcptRefused(ss.ctx, ss.cc, to, err)
+		}
 		return ss.s.toSMTP(err, ss.log)
 	}
 	if err := ss.s.opts.Pipeline.Rcpt(ss.ctx, ss.cc, ss.from, to); err != nil {
