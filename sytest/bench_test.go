@@ -21,7 +21,9 @@ func bench(b *testing.B, fn func(c *T)) {
 		fn(c)
 	}()
 	<-done
-	if c.failed {
+	if c.Failed() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		b.Fatal(strings.Join(c.errs, "\n"))
 	}
 }

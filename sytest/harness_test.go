@@ -447,22 +447,26 @@ func run(t *testing.T, name string, fn func(c *T)) {
 			fn(c)
 		}()
 		<-done
+		// Snapshot: a helper goroutine may still report late.
+		c.mu.Lock()
+		failed, skipped, errs := c.failed, c.skipped, append([]string(nil), c.errs...)
+		c.mu.Unlock()
 		full := tt.Name()
-		if c.skipped != "" && !c.failed {
-			tt.Skip(c.skipped)
+		if skipped != "" && !failed {
+			tt.Skip(skipped)
 		}
 		reason, listed := expected[full]
 		first := ""
-		if len(c.errs) > 0 {
-			first = strings.SplitN(c.errs[0], "\n", 2)[0]
+		if len(errs) > 0 {
+			first = strings.SplitN(errs[0], "\n", 2)[0]
 		}
 		switch {
-		case c.failed && listed:
+		case failed && listed:
 			record(result{area, full, outcomeXFail, first})
-			tt.Skipf("expected failure (%s); got:\n%s", reason, strings.Join(c.errs, "\n"))
-		case c.failed:
+			tt.Skipf("expected failure (%s); got:\n%s", reason, strings.Join(errs, "\n"))
+		case failed:
 			record(result{area, full, outcomeFail, first})
-			tt.Fatalf("\n%s", strings.Join(c.errs, "\n"))
+			tt.Fatalf("\n%s", strings.Join(errs, "\n"))
 		case listed:
 			record(result{area, full, outcomeXPass, ""})
 			tt.Fatalf("unexpectedly passed: remove %s from %s", full, expectedFile)
