@@ -74,7 +74,8 @@ type API struct {
 	stopping chan struct{}
 	stopOnce sync.Once
 
-	keys Keys // set by RegisterAccounts, for DeviceKeyCounts
+	keys     Keys           // set by RegisterAccounts, for DeviceKeyCounts
+	presence *presenceStore // set by RegisterAccounts, for PresenceOf
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).

@@ -22,8 +22,28 @@ type presence struct {
 	Set       time.Time
 }
 
+// PresenceOf returns a user's last set presence (for /sync's presence
+// section): state, status message and milliseconds since it was set; ok
+// is false when the user has set none since the server started.
+func (a *API) PresenceOf(userID string) (state, statusMsg string, agoMS int64, ok bool) {
+	if a.presence == nil {
+		return "", "", 0, false
+	}
+	a.presence.mu.Lock()
+	p, ok := a.presence.state[userID]
+	a.presence.mu.Unlock()
+	if !ok {
+		return "", "", 0, false
+	}
+	if p.StatusMsg != nil {
+		statusMsg = *p.StatusMsg
+	}
+	return p.Presence, statusMsg, time.Since(p.Set).Milliseconds(), true
+}
+
 func (ar *accountRoutes) presenceRoutes(a *API) {
 	ps := &presenceStore{state: map[string]presence{}}
+	a.presence = ps
 	a.Handle("GET /presence/{userID}/status", Authed, func(r *http.Request) (any, error) {
 		user := r.PathValue("userID")
 		ps.mu.Lock()

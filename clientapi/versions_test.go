@@ -136,6 +136,12 @@ func TestPresence(t *testing.T) {
 	if st := s.Do(t, "GET", "/_matrix/client/v3/presence/@alice:test/status", b.Token, nil, &p); st != 200 || p.Presence != "online" || p.StatusMsg != "hi" {
 		t.Fatalf("after set: %d %+v", st, p)
 	}
+	if state, msg, _, ok := s.API.PresenceOf("@alice:test"); !ok || state != "online" || msg != "hi" {
+		t.Fatalf("PresenceOf: %q %q %v", state, msg, ok)
+	}
+	if _, _, _, ok := s.API.PresenceOf("@bob:test"); ok {
+		t.Fatal("PresenceOf a user who set none")
+	}
 	for _, tc := range []struct {
 		name, user, token string
 		body              any
