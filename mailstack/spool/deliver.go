@@ -46,16 +46,34 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	// tried holds, per message attempted in this run, the earliest next
+	// attempt, so a message whose state could not be saved (disk error)
+	// is not retried in a tight loop.
+	tried := map[string]time.Time{}
 	for {
-		ids, next := d.Spool.Due(d.now())
+		now := d.now()
+		ids, next := d.Spool.Due(now)
+		worked := false
 		for _, id := range ids {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if t, ok := tried[id]; ok && now.Before(t) {
+				if next.IsZero() || t.Before(next) {
+					next = t
+				}
+				continue
+			}
 			d.deliverOne(ctx, id)
+			tried[id] = d.now().Add(d.Retry.Initial)
+			worked = true
 		}
-		ids, next = d.Spool.Due(d.now())
-		if len(ids) > 0 {
+		if worked {
+			for id, t := range tried {
+				if !t.After(d.now()) {
+					delete(tried, id)
+				}
+			}
 			continue
 		}
 		wait := time.Hour
