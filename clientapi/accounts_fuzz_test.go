@@ -93,3 +93,9 @@ func FuzzDeviceSigningUpload(f *testing.F) {
 		`{"self_signing_key":{"user_id":"@alice:test","usage":["self_signing"],"keys":{"ed25519:S":"S"}}}`,
 		`{"master_key":{"usage":"master"}}`, `{"master_key":null,"auth":{}}`)
 }
+
+func FuzzBackupKeys(f *testing.F) {
+	fuzzEndpoint(f, "PUT", "/_matrix/client/v3/room_keys/keys?version=1",
+		`{"rooms":{"!r:test":{"sessions":{"s":{"first_message_index":0,"forwarded_count":0,"is_verified":true,"session_data":{"c":"x"}}}}}}`,
+		`{"rooms":{"!r:test":{"sessions":{"s":{"first_message_index":-1}}}}}`, `{"rooms":null}`, `{"rooms":{"":{"sessions":{"":{}}}}}`)
+}

@@ -27,6 +27,7 @@ type Accounts interface {
 	Deactivate(ctx context.Context, userID string) error
 	PushRuleStore
 	Keys
+	Backups
 	RegisterAppServiceUser(ctx context.Context, token, localpart string) (string, error)
 	AppServiceLogin(ctx context.Context, token, user string) (string, error)
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
@@ -84,6 +85,7 @@ func (a *API) RegisterAccounts(acc Accounts, opts AccountOptions) {
 	ar.discoveryRoutes(a)
 	ar.pushRuleRoutes(a)
 	ar.keyRoutes(a)
+	ar.backupRoutes(a)
 }
 
 // loginRequest is POST /login's body.

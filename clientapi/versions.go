@@ -1,10 +1,6 @@
 package clientapi
 
-import (
-	"net/http"
-
-	"scop/homeserver"
-)
+import "net/http"
 
 // Versions lists the spec versions SCoP serves. matrix-js-sdk needs one of
 // v1.1 and later; mautrix bridges need v1.4.
@@ -27,9 +23,6 @@ func (ar *accountRoutes) discoveryRoutes(a *API) {
 	// user never has pushers; setting one (POST /pushers/set) is not served.
 	a.Handle("GET /pushers", Authed, func(r *http.Request) (any, error) {
 		return map[string]any{"pushers": []any{}}, nil
-	})
-	a.Handle("GET /room_keys/version", Authed, func(r *http.Request) (any, error) {
-		return nil, homeserver.Errorf(homeserver.ErrNotFound, "No current backup version")
 	})
 	ar.presenceRoutes(a)
 }
