@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 
-# Debian packages the tests use (tests skip without them, unless CI=true).
-apt_packages=()
+# Debian packages the tests use (tests skip without them, unless CI=true):
+# swaks and postfix (smtp-source, sendmail) drive the SMTP receiver,
+# python3-dkim (dkimsign) signs mail for DKIM interop, unbound checks the
+# DNSSEC resolver against a real one.
+apt_packages=(swaks postfix python3-dkim unbound)
 
 missing=()
 for p in "${apt_packages[@]}"; do
