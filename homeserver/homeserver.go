@@ -35,6 +35,7 @@ const (
 	ErrThreepidInUse      = "M_THREEPID_IN_USE"
 	ErrWeakPassword       = "M_WEAK_PASSWORD"
 	ErrUnknownPos         = "M_UNKNOWN_POS"
+	ErrWrongRoomKeysVer   = "M_WRONG_ROOM_KEYS_VERSION"
 )
 
 // Error is a failure with meaning to a client: a Matrix errcode, a message

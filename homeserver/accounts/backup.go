@@ -160,7 +160,7 @@ func (s *Service) currentVersion(ctx context.Context, userID, version string, wr
 		return BackupVersion{}, err
 	}
 	if strconv.FormatInt(cur.Version, 10) != version {
-		return BackupVersion{}, &homeserver.Error{Code: "M_WRONG_ROOM_KEYS_VERSION", Message: "Wrong backup version", Status: 403,
+		return BackupVersion{}, &homeserver.Error{Code: homeserver.ErrWrongRoomKeysVer, Message: "Wrong backup version", Status: 403,
 			Extra: map[string]any{"current_version": strconv.FormatInt(cur.Version, 10)}}
 	}
 	return cur, nil
