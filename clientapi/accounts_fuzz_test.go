@@ -99,3 +99,8 @@ func FuzzBackupKeys(f *testing.F) {
 		`{"rooms":{"!r:test":{"sessions":{"s":{"first_message_index":0,"forwarded_count":0,"is_verified":true,"session_data":{"c":"x"}}}}}}`,
 		`{"rooms":{"!r:test":{"sessions":{"s":{"first_message_index":-1}}}}}`, `{"rooms":null}`, `{"rooms":{"":{"sessions":{"":{}}}}}`)
 }
+
+func FuzzUserDirectory(f *testing.F) {
+	fuzzEndpoint(f, "POST", "/_matrix/client/v3/user_directory/search",
+		`{"search_term":"ali","limit":5}`, `{"search_term":"%_\\","limit":0}`, `{"search_term":"@alice:test"}`, `{"limit":1e9,"search_term":""}`)
+}

@@ -28,6 +28,7 @@ type Accounts interface {
 	PushRuleStore
 	Keys
 	Backups
+	UserDirectory
 	RegisterAppServiceUser(ctx context.Context, token, localpart string) (string, error)
 	AppServiceLogin(ctx context.Context, token, user string) (string, error)
 	Profile(ctx context.Context, userID string) (displayName, avatarURL string, err error)
@@ -86,6 +87,7 @@ func (a *API) RegisterAccounts(acc Accounts, opts AccountOptions) {
 	ar.pushRuleRoutes(a)
 	ar.keyRoutes(a)
 	ar.backupRoutes(a)
+	ar.directoryRoutes(a)
 }
 
 // loginRequest is POST /login's body.

@@ -241,3 +241,25 @@ func (s *Store) SetPushRules(ctx context.Context, userID string, data []byte) er
 		ON CONFLICT(user_id) DO UPDATE SET rules = excluded.rules`, userID, string(data))
 	return err
 }
+
+// SearchUsers finds active users whose localpart or display name contains
+// term (case-insensitive), at most limit of them, by localpart.
+func (s *Store) SearchUsers(ctx context.Context, term string, limit int) ([]accounts.User, error) {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(term))
+	rows, err := s.db.QueryContext(ctx, `SELECT localpart, display_name, avatar_url FROM accounts_users
+		WHERE deactivated = 0 AND (localpart LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\')
+		ORDER BY localpart LIMIT ?`, "%"+esc+"%", "%"+esc+"%", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []accounts.User
+	for rows.Next() {
+		var u accounts.User
+		if err := rows.Scan(&u.Localpart, &u.DisplayName, &u.AvatarURL); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
