@@ -145,3 +145,40 @@ func TestMembership_Races(t *testing.T) {
 		}
 	})
 }
+
+// TestMembership_MembersQuery checks the /members filters Element uses
+// with lazy loading.
+func TestMembership_MembersQuery(t *testing.T) {
+	t.Parallel()
+	members := func(c *T, cl *Client, room, query string) Events {
+		j := cl.Must("GET", cs("/rooms/%s/members", room)+"?"+query, nil)
+		var chunk Events
+		decode(c, j["chunk"], &chunk)
+		return chunk
+	}
+	run(t, "NotMembershipLeave", func(c *T) {
+		a, b, x := c.user(), c.user(), c.user()
+		room := a.publicRoom()
+		b.join(room)
+		x.join(room)
+		x.Must("POST", cs("/rooms/%s/leave", room), map[string]any{})
+		chunk := members(c, a, room, "not_membership=leave")
+		if chunk.find("m.room.member", sp(x.UserID)) != nil || chunk.find("m.room.member", sp(b.UserID)) == nil {
+			c.Errorf("not_membership=leave gave %d members", len(chunk))
+		}
+	})
+	run(t, "AtToken", func(c *T) {
+		a, b, x := c.user(), c.user(), c.user()
+		room := a.publicRoom()
+		b.join(room)
+		at := a.sync("").NextBatch
+		x.join(room)
+		chunk := members(c, a, room, url.Values{"at": {at}}.Encode())
+		if chunk.find("m.room.member", sp(b.UserID)) == nil {
+			c.Errorf("members at the token lack b")
+		}
+		if chunk.find("m.room.member", sp(x.UserID)) != nil {
+			c.Errorf("members at a token from before x joined include x")
+		}
+	})
+}
