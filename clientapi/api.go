@@ -307,8 +307,8 @@ func accessToken(r *http.Request) string {
 }
 
 // DecodeJSON reads the request body as JSON into v: M_NOT_JSON for
-// malformed JSON, M_BAD_JSON for wrong types, M_TOO_LARGE over the limit.
-// An empty body decodes as {}.
+// malformed JSON, M_BAD_JSON for a body that is not an object or has wrong
+// types, M_TOO_LARGE over the limit. An empty body decodes as {}.
 func DecodeJSON(r *http.Request, v any) error {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -323,6 +323,11 @@ func DecodeJSON(r *http.Request, v any) error {
 	}
 	if !json.Valid(data) {
 		return homeserver.Errorf(homeserver.ErrNotJSON, "Content not JSON.")
+	}
+	// Every Client-Server request body is an object: null, arrays and
+	// scalars are valid JSON but not a request.
+	if trimmed := strings.TrimLeft(string(data), " \t\r\n"); trimmed[0] != '{' {
+		return homeserver.Errorf(homeserver.ErrBadJSON, "Request body must be a JSON object")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return homeserver.Errorf(homeserver.ErrBadJSON, "Bad JSON: %v", err)

@@ -37,6 +37,10 @@ func TestRouter(t *testing.T) {
 		{"custom status", "POST", "/_matrix/client/v3/test/echo", map[string]any{"a": 1}, 201, ""},
 		{"too large", "POST", "/_matrix/client/v3/test/echo", `{"a":"` + strings.Repeat("x", 65<<10) + `"}`, 413, "M_TOO_LARGE"},
 		{"not JSON", "POST", "/_matrix/client/v3/test/echo", `{"a":`, 400, "M_NOT_JSON"},
+		{"null body", "POST", "/_matrix/client/v3/test/echo", ` null `, 400, "M_BAD_JSON"},
+		{"array body", "POST", "/_matrix/client/v3/test/echo", `[{}]`, 400, "M_BAD_JSON"},
+		{"string body", "POST", "/_matrix/client/v3/test/echo", `"x"`, 400, "M_BAD_JSON"},
+		{"empty body", "POST", "/_matrix/client/v3/test/echo", ``, 201, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
