@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"scop/clientapi"
+	"scop/homeserver"
 	"scop/homeserver/accounts"
 	"scop/homeserver/accounts/sqlitestore"
 	"scop/homeserver/storage/sqlite"
@@ -24,6 +25,13 @@ type AccountsService interface {
 // deactivated user leave every room it is in.
 type roomLeaver interface {
 	LeaveAllRooms(ctx context.Context, userID string) error
+}
+
+// roomMember is the part of the rooms service that lets deactivation
+// leave a user's rooms when the service has no LeaveAllRooms.
+type roomMember interface {
+	JoinedRooms(ctx context.Context, dev homeserver.Device) []string
+	Leave(ctx context.Context, dev homeserver.Device, roomID, reason string) error
 }
 
 // pushRulesSink is implemented by a rooms service that publishes a user's
@@ -87,6 +95,14 @@ func (a *App) initAccounts(ctx context.Context) error {
 		OnDeactivate: func(ctx context.Context, userID string) error {
 			if l, ok := a.Rooms.(roomLeaver); ok {
 				return l.LeaveAllRooms(ctx, userID)
+			}
+			if m, ok := a.Rooms.(roomMember); ok {
+				dev := homeserver.Device{UserID: userID}
+				for _, room := range m.JoinedRooms(ctx, dev) {
+					if err := m.Leave(ctx, dev, room, "Account deactivated"); err != nil {
+						return fmt.Errorf("leave %s: %w", room, err)
+					}
+				}
 			}
 			return nil
 		},

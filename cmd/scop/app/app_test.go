@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"scop/homeserver"
 )
 
 func testConfig(t *testing.T) Config {
@@ -70,5 +74,56 @@ func TestAppBadRegistration(t *testing.T) {
 	cfg.AppServices = []string{"bad.yaml"}
 	if _, err := New(t.Context(), cfg, log); err == nil || !strings.Contains(err.Error(), "as_token") {
 		t.Fatalf("bad file: %v", err)
+	}
+}
+
+// Deactivating an account makes it leave its rooms.
+func TestDeactivateLeavesRooms(t *testing.T) {
+	cfg := testConfig(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := AddUser(t.Context(), cfg, "alice", "pw", false); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + a.Addrs().Client + "/_matrix/client/v3"
+	do := func(method, path, token string, body any) map[string]any {
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(data))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		out["_status"] = resp.StatusCode
+		return out
+	}
+	login := do("POST", "/login", "", map[string]any{"type": "m.login.password", "user": "alice", "password": "pw"})
+	tok, _ := login["access_token"].(string)
+	room := do("POST", "/createRoom", tok, map[string]any{})
+	if room["_status"] != 200 {
+		t.Fatalf("createRoom: %v", room)
+	}
+	if r := do("POST", "/account/deactivate", tok, map[string]any{"auth": map[string]any{"type": "m.login.password",
+		"identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "pw"}}); r["_status"] != 200 {
+		t.Fatalf("deactivate: %v", r)
+	}
+	m, ok := a.Rooms.(roomMember)
+	if !ok {
+		t.Fatal("rooms service cannot list joined rooms: deactivation would not leave rooms")
+	}
+	if rooms := m.JoinedRooms(t.Context(), homeserver.Device{UserID: "@alice:localhost"}); len(rooms) != 0 {
+		t.Fatalf("still joined to %v", rooms)
 	}
 }
