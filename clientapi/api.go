@@ -204,7 +204,7 @@ func (a *API) wrap(rt *route, h Handler) http.Handler {
 			d := time.Since(start)
 			a.metrics.observe(rt.pattern, status, d)
 			if a.log.Enabled(r.Context(), slog.LevelDebug) {
-				a.log.Debug("request", "route", rt.pattern, "status", status, "duration", d)
+				a.log.Debug("request", "route", rt.pattern, "status", status, "ms", float64(d.Microseconds())/1000)
 			}
 		}()
 		status = a.serve(w, r, rt, h)
