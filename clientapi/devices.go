@@ -13,6 +13,7 @@ func (ar *accountRoutes) deviceRoutes(a *API) {
 	a.Handle("PUT /devices/{deviceID}", Authed, ar.putDevice)
 	a.Handle("DELETE /devices/{deviceID}", Authed, ar.deleteDevice, RateLimit("login"))
 	a.Handle("POST /delete_devices", Authed, ar.deleteDevices, RateLimit("login"))
+	a.Handle("GET /admin/whois/{userID}", Authed, ar.whois)
 }
 
 func deviceJSON(d accounts.Device) map[string]any {
@@ -106,4 +107,29 @@ func (ar *accountRoutes) deleteDevices(r *http.Request) (any, error) {
 		ids = []string{} // an empty list deletes nothing, never everything
 	}
 	return struct{}{}, ar.acc.DeleteDevices(r.Context(), MustDevice(r).UserID, ids, "")
+}
+
+// whois serves GET /admin/whois/{userId} to server admins and to the user
+// themself: the user's devices with their last connection.
+func (ar *accountRoutes) whois(r *http.Request) (any, error) {
+	d, target := MustDevice(r), r.PathValue("userID")
+	if !d.IsAdmin && d.UserID != target {
+		return nil, homeserver.Errorf(homeserver.ErrForbidden, "Only server admins can look up other users")
+	}
+	if _, _, err := ar.acc.Profile(r.Context(), target); err != nil {
+		return nil, err
+	}
+	ds, err := ar.acc.Devices(r.Context(), target)
+	if err != nil {
+		return nil, err
+	}
+	devices := map[string]any{}
+	for _, dev := range ds {
+		conns := []map[string]any{}
+		if dev.LastSeenTS != 0 {
+			conns = append(conns, map[string]any{"ip": dev.LastSeenIP, "last_seen": dev.LastSeenTS})
+		}
+		devices[dev.DeviceID] = map[string]any{"sessions": []map[string]any{{"connections": conns}}}
+	}
+	return map[string]any{"user_id": target, "devices": devices}, nil
 }

@@ -222,3 +222,38 @@ func TestDeactivate(t *testing.T) {
 		t.Fatalf("name after deactivation: %d %+v", st, e)
 	}
 }
+
+func TestWhois(t *testing.T) {
+	s := clientapitest.NewServer(t, clientapitest.Options{})
+	if _, err := s.Accounts.Register(t.Context(), "admin", "pw", true); err != nil {
+		t.Fatal(err)
+	}
+	admin := s.AddUser2(t, "admin", "pw")
+	a := s.AddUser(t, "alice", "pw")
+	b := s.AddUser(t, "bob", "pw")
+	var w struct {
+		UserID  string `json:"user_id"`
+		Devices map[string]struct {
+			Sessions []struct {
+				Connections []struct {
+					IP       string `json:"ip"`
+					LastSeen int64  `json:"last_seen"`
+				} `json:"connections"`
+			} `json:"sessions"`
+		} `json:"devices"`
+	}
+	if st := s.Do(t, "GET", "/_matrix/client/v3/admin/whois/@alice:test", admin.Token, nil, &w); st != 200 || w.UserID != "@alice:test" ||
+		len(w.Devices[a.DeviceID].Sessions[0].Connections) != 1 || w.Devices[a.DeviceID].Sessions[0].Connections[0].IP != "127.0.0.1" {
+		t.Fatalf("admin whois: %d %+v", st, w)
+	}
+	if st := s.Do(t, "GET", "/_matrix/client/v3/admin/whois/@alice:test", a.Token, nil, nil); st != 200 {
+		t.Fatalf("whois self: %d", st)
+	}
+	var e mxErr
+	if st := s.Do(t, "GET", "/_matrix/client/v3/admin/whois/@alice:test", b.Token, nil, &e); st != 403 || e.ErrCode != "M_FORBIDDEN" {
+		t.Fatalf("whois by non-admin: %d %+v", st, e)
+	}
+	if st := s.Do(t, "GET", "/_matrix/client/v3/admin/whois/@nobody:test", admin.Token, nil, &e); st != 404 || e.ErrCode != "M_NOT_FOUND" {
+		t.Fatalf("whois unknown: %d %+v", st, e)
+	}
+}
