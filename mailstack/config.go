@@ -6,6 +6,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"scop/mailstack/reputation"
+	"scop/mailstack/spam"
 )
 
 // Config is the `mail:` section of scop.yaml: the SMTP receiver, its
@@ -43,8 +46,12 @@ type Config struct {
 	Retry Retry `yaml:"retry"`
 	// DNS configures the validating resolver used by SPF, DKIM and DMARC.
 	DNS DNSConfig `yaml:"dns"`
-	// Checks selects the message checks and their policy.
+	// Checks selects the message checks.
 	Checks Checks `yaml:"checks"`
+	// Spam tunes the Bayes filter (mailstack/spam).
+	Spam spam.Config `yaml:"spam"`
+	// Reputation tunes sender scoring (mailstack/reputation).
+	Reputation reputation.Config `yaml:"reputation"`
 }
 
 // Limits are the receiver's resource bounds. go-smtp treats zero as
@@ -86,21 +93,17 @@ type DNSConfig struct {
 	TrustAnchor string `yaml:"trust_anchor"`
 }
 
-// Checks selects the per-message checks.
+// Checks selects the per-message checks; the spam filter and reputation
+// are tuned in their own sections (Config.Spam, Config.Reputation).
 type Checks struct {
 	SPF   bool `yaml:"spf"`
 	DKIM  bool `yaml:"dkim"`
 	DMARC bool `yaml:"dmarc"`
-	// Spam runs the Bayes filter; messages at or above SpamCutoff are
-	// marked spam, at or below HamCutoff ham, else unsure.
-	Spam       bool    `yaml:"spam"`
-	HamCutoff  float64 `yaml:"ham_cutoff"`
-	SpamCutoff float64 `yaml:"spam_cutoff"`
-	// Reputation scores misbehaving senders (SPF and DMARC failures,
-	// spam) and refuses connections (554) from an IP whose decaying score
-	// reaches BlockThreshold points.
-	Reputation     bool    `yaml:"reputation"`
-	BlockThreshold float64 `yaml:"block_threshold"`
+	// Spam runs the Bayes filter (X-Spam-Status; never rejects).
+	Spam bool `yaml:"spam"`
+	// Reputation scores misbehaving senders and refuses connections (554)
+	// from an IP whose decaying score reaches reputation.threshold.
+	Reputation bool `yaml:"reputation"`
 }
 
 // DefaultConfig is the receiver's development default.
@@ -122,12 +125,10 @@ func DefaultConfig() Config {
 			ReadTimeout:     5 * time.Minute,
 			WriteTimeout:    time.Minute,
 		},
-		Retry: Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: 5 * 24 * time.Hour},
-		Checks: Checks{
-			SPF: true, DKIM: true, DMARC: true,
-			Spam: true, HamCutoff: 0.3, SpamCutoff: 0.95,
-			Reputation: true, BlockThreshold: 10,
-		},
+		Retry:      Retry{Initial: time.Minute, Max: time.Hour, Factor: 2, MaxAge: 5 * 24 * time.Hour},
+		Checks:     Checks{SPF: true, DKIM: true, DMARC: true, Spam: true, Reputation: true},
+		Spam:       spam.DefaultConfig(),
+		Reputation: reputation.Config{HalfLife: 24 * time.Hour, Threshold: 10},
 	}
 }
 
@@ -163,12 +164,14 @@ func (c *Config) Validate() error {
 	if _, _, err := ParseLMTPTarget(c.LMTP); err != nil {
 		return fmt.Errorf("mail.lmtp: %w", err)
 	}
-	ch := c.Checks
-	if ch.HamCutoff < 0 || ch.SpamCutoff > 1 || ch.HamCutoff > ch.SpamCutoff {
-		return errors.New("mail.checks: need 0 <= ham_cutoff <= spam_cutoff <= 1")
+	if err := c.Spam.Validate(); err != nil {
+		return fmt.Errorf("mail.%w", err)
 	}
-	if ch.BlockThreshold <= 0 {
-		return errors.New("mail.checks.block_threshold: must be positive")
+	if err := c.Reputation.Validate(); err != nil {
+		return fmt.Errorf("mail.%w", err)
+	}
+	if c.Reputation.Threshold <= 0 || c.Reputation.HalfLife <= 0 {
+		return errors.New("mail.reputation: threshold and half_life must be positive")
 	}
 	if c.Database == "" {
 		return errors.New("mail.database: must not be empty")
@@ -266,12 +269,28 @@ mail:
     dkim: true
     # DMARC p=reject rejects (550 5.7.1), p=quarantine marks as spam.
     dmarc: true
-    # Bayes filter: score <= ham_cutoff is ham, >= spam_cutoff spam.
+    # Bayes filter: adds X-Spam-Status (train with "scop spam train").
     spam: true
+    # Score senders (SPF/DMARC failures, spam, unknown recipients) and
+    # refuse connections (554) from IPs reaching reputation.threshold.
+    reputation: true
+  spam:
+    # Scores at or below ham_cutoff are ham, at or above spam_cutoff spam.
     ham_cutoff: 0.3
     spam_cutoff: 0.95
-    # Score senders (SPF/DMARC failures, spam; points halve daily) and
-    # refuse connections (554) from IPs reaching block_threshold points.
-    reputation: true
-    block_threshold: 10
+    robinson_s: 1
+    robinson_x: 0.5
+    min_dev: 0.1
+    # Most extreme features combined (0: all).
+    max_features: 0
+    # Below this many ham or spam messages learnt, every message is unsure.
+    min_trained: 10
+    dangerous_score: 0.999
+  reputation:
+    # Points halve every half_life; a sender at threshold points is blocked.
+    half_life: 24h
+    threshold: 10
+    # Points per event (defaults: spf-fail 1, dmarc-fail 2.5, spam 2,
+    # dangerous 5, rejected 1).
+    weights: {}
 `

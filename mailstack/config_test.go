@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"scop/mailstack/reputation"
 )
 
 func TestSampleConfigParsesIntoDefault(t *testing.T) {
@@ -24,6 +26,9 @@ func TestSampleConfigParsesIntoDefault(t *testing.T) {
 	}
 	if len(doc.Mail.DNS.Upstreams) == 0 {
 		doc.Mail.DNS.Upstreams = nil
+	}
+	if len(doc.Mail.Reputation.Weights) == 0 {
+		doc.Mail.Reputation.Weights = nil
 	}
 	if !reflect.DeepEqual(doc.Mail, want) {
 		t.Errorf("SampleConfig = %+v\nwant %+v", doc.Mail, want)
@@ -45,8 +50,9 @@ func TestValidate(t *testing.T) {
 		{"HalfTLS", func(c *Config) { c.TLSCert = "x.pem" }, false},
 		{"LMTPUnix", func(c *Config) { c.LMTP = "unix:/run/lmtp.sock" }, true},
 		{"LMTPBad", func(c *Config) { c.LMTP = "tcp:nohostport" }, false},
-		{"Cutoffs", func(c *Config) { c.Checks.HamCutoff = 0.99 }, false},
-		{"Threshold", func(c *Config) { c.Checks.BlockThreshold = 0 }, false},
+		{"Cutoffs", func(c *Config) { c.Spam.HamCutoff = 0.99 }, false},
+		{"Threshold", func(c *Config) { c.Reputation.Threshold = 0 }, false},
+		{"Weights", func(c *Config) { c.Reputation.Weights = map[reputation.Event]float64{"nope": 1} }, false},
 		{"BadDomain", func(c *Config) { c.Domains = []string{"a@b"} }, false},
 	}
 	for _, tt := range tests {

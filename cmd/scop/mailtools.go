@@ -38,11 +38,11 @@ func runMailBlocklist(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	rep, err := reputation.Open(ctx, db, reputation.Config{Threshold: cfg.Mail.Checks.BlockThreshold})
+	rep, err := reputation.Open(ctx, db, cfg.Mail.Reputation)
 	if err != nil {
 		return err
 	}
-	min := cfg.Mail.Checks.BlockThreshold
+	min := cfg.Mail.Reputation.Threshold
 	if *all {
 		min = 0
 	}

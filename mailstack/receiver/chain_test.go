@@ -157,7 +157,7 @@ func TestWholeChain(t *testing.T) {
 // score over the threshold; the next connection is refused with 554.
 func TestReputationBlocks(t *testing.T) {
 	resolver, _ := chainWorld(t)
-	r := chainReceiver(t, resolver, func(c *mailstack.Config) { c.Checks.BlockThreshold = 5 })
+	r := chainReceiver(t, resolver, func(c *mailstack.Config) { c.Reputation.Threshold = 5 })
 	addr := r.Addr().String()
 	for i := range 2 {
 		err := sendPlain(addr, "x@rejecting.test", "alice@example.org", "From: x@rejecting.test\r\n\r\nbody\r\n")
@@ -184,7 +184,7 @@ func TestReputationBlocks(t *testing.T) {
 // reputation until it is refused at connect.
 func TestHarvestingBlocks(t *testing.T) {
 	resolver, _ := chainWorld(t)
-	r := chainReceiver(t, resolver, func(c *mailstack.Config) { c.Checks.BlockThreshold = 2.5 })
+	r := chainReceiver(t, resolver, func(c *mailstack.Config) { c.Reputation.Threshold = 2.5 })
 	c, err := smtp.Dial(r.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func BuildChecks(ctx context.Context, cfg mailstack.Config, resolver dns.Resolve
 	c := &Checks{}
 	ch := cfg.Checks
 	if ch.Reputation {
-		rep, err := reputation.Open(ctx, db, reputation.Config{Threshold: ch.BlockThreshold})
+		rep, err := reputation.Open(ctx, db, cfg.Reputation)
 		if err != nil {
 			return nil, err
 		}
@@ -107,15 +107,13 @@ func BuildChecks(ctx context.Context, cfg mailstack.Config, resolver dns.Resolve
 }
 
 // OpenSpamFilter loads the Bayes filter from the mail database with the
-// configured cutoffs.
+// mail.spam settings.
 func OpenSpamFilter(ctx context.Context, cfg mailstack.Config, db *sql.DB) (*spam.Filter, error) {
 	store, err := spam.NewSQLiteStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	sc := spam.DefaultConfig()
-	sc.HamCutoff, sc.SpamCutoff = cfg.Checks.HamCutoff, cfg.Checks.SpamCutoff
-	f, err := spam.New(ctx, store, sc)
+	f, err := spam.New(ctx, store, cfg.Spam)
 	if err != nil {
 		return nil, err
 	}
