@@ -9,8 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -84,7 +86,25 @@ func runMailReceive(ctx context.Context, args []string) error {
 		r.Close(context.Background())
 		return err
 	}
-	<-ctx.Done()
+	// SIGHUP reloads the spam filter's counts, e.g. after scop spam train.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if r.Checks != nil && r.Checks.Spam != nil {
+				if err := r.Checks.Spam.Reload(ctx); err != nil {
+					log.Error("spam filter reload failed", "err", err)
+				} else {
+					ham, spm := r.Checks.Spam.Trained()
+					log.Info("spam filter reloaded", "ham", ham, "spam", spm)
+				}
+			}
+		}
+	}
 	log.Info("mail receiver shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()

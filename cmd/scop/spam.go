@@ -20,8 +20,8 @@ const spamUsage = `usage: scop spam train --ham DIR --spam DIR [--data DIR]
 
 Learns every message under the --ham and --spam paths (maildirs, folders
 of message files, single files or mbox files; each flag may repeat) into
-the spam filter of the data folder's mail database. A running receiver
-picks the new counts up at its next start.
+the spam filter of the data folder's mail database. A running
+"scop mail receive" picks the new counts up on SIGHUP or at its next start.
 `
 
 // multiFlag collects a repeatable string flag.
