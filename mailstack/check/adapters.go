@@ -76,7 +76,7 @@ func (*DMARCCheck) Name() string { return "dmarc" }
 func (c *DMARCCheck) CheckBody(ctx context.Context, m *Message) error {
 	in := dmarc.Input{DKIM: m.DKIM}
 	if m.SPF != nil {
-		in.SPF = dmarc.SPF{Result: string(m.SPF.Status), Domain: m.SPF.Domain}
+		in.SPF = dmarc.SPFInput(*m.SPF)
 	}
 	h, err := readHeader(m.Raw)
 	if err == nil {

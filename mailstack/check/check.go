@@ -56,10 +56,7 @@ type Message struct {
 func (m *Message) AuthResults() []AuthResult {
 	in := authres.Input{DKIM: m.DKIM, DMARC: m.DMARC}
 	if m.SPF != nil {
-		in.SPF = &authres.SPF{Result: string(m.SPF.Status), MailFrom: m.From}
-		if m.From == "" && m.Conn != nil {
-			in.SPF.HELO = m.Conn.Helo
-		}
+		in.SPF = authres.SPFFrom(*m.SPF)
 	}
 	var out []AuthResult
 	for _, r := range authres.Results(in) {
