@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"scop/homeserver"
-	"scop/media"
+	"scop/homeserver/media"
 )
 
 // MediaStore is what the media routes need from the content repository.

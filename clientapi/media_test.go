@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"scop/clientapi/clientapitest"
-	"scop/media"
+	"scop/homeserver/media"
 )
 
 func TestMedia(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
-	"scop/media"
+	"scop/homeserver/media"
 )
 
 // initMedia opens the content repository (files in <data>/media) and
