@@ -24,6 +24,15 @@ func (rr *roomRoutes) syncRoutes(a *API) {
 func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	req := rooms.SyncRequest{Since: q.Get("since"), Filter: q.Get("filter")}
+	if m := rr.api.Metrics(); m != nil {
+		req.Parked = func(waiting bool) {
+			if waiting {
+				m.ParkedSyncs.Inc()
+			} else {
+				m.ParkedSyncs.Dec()
+			}
+		}
+	}
 	switch q.Get("full_state") {
 	case "", "false":
 	case "true":

@@ -17,6 +17,9 @@ type SyncRequest struct {
 	Filter    string // a filter ID or inline JSON
 	FullState bool
 	Timeout   time.Duration
+	// Parked, when set, is called with true when the request starts
+	// waiting for new data and with false when it stops (for metrics).
+	Parked func(waiting bool)
 }
 
 // EventList is {"events": [...]}.
@@ -121,11 +124,20 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 		if req.Since == "" || req.FullState || !resp.empty() || timer == nil {
 			return resp, nil
 		}
+		if req.Parked != nil {
+			req.Parked(true)
+		}
+		woken := false
 		select {
 		case <-changed:
+			woken = true
 		case <-timer:
-			return resp, nil
 		case <-ctx.Done():
+		}
+		if req.Parked != nil {
+			req.Parked(false)
+		}
+		if !woken {
 			return resp, nil
 		}
 	}
