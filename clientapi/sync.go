@@ -47,7 +47,13 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 		}
 		req.Timeout = time.Duration(min(ms, 3_600_000)) * time.Millisecond
 	}
-	// set_presence is accepted and ignored: presence is not tracked.
+	// set_presence is validated but otherwise unused: presence is not
+	// tracked from sync.
+	switch q.Get("set_presence") {
+	case "", "online", "offline", "unavailable":
+	default:
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "set_presence must be online, offline or unavailable")
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {

@@ -130,3 +130,28 @@ func TestSyncLazyLoadMembers(t *testing.T) {
 		t.Errorf("incremental lazy sync lacks carol's member event: %+v", s2.Rooms.Join[roomID].State.Events)
 	}
 }
+
+func TestSyncQueryParams(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	for _, tc := range []struct {
+		query   string
+		status  int
+		errcode string
+	}{
+		{"timeout=0&set_presence=online", 200, ""},
+		{"timeout=0&set_presence=offline", 200, ""},
+		{"timeout=0&set_presence=unavailable", 200, ""},
+		{"timeout=0&set_presence=nonsense", 400, "M_INVALID_PARAM"},
+		{"timeout=0&set_presence=Online", 400, "M_INVALID_PARAM"},
+		{"timeout=0&full_state=maybe", 400, "M_INVALID_PARAM"},
+		{"timeout=abc", 400, "M_INVALID_PARAM"},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			st, out := rs.call(t, alice, "GET", "/sync?"+tc.query, nil)
+			if st != tc.status || out.str("errcode") != tc.errcode {
+				t.Errorf("status %d %v, want %d %s", st, out, tc.status, tc.errcode)
+			}
+		})
+	}
+}
