@@ -19,6 +19,9 @@ func (rr *roomRoutes) syncRoutes(a *API) {
 	a.Handle("GET /user/{userID}/account_data/{type}", Authed, rr.getAccountData)
 	a.Handle("PUT /user/{userID}/rooms/{roomID}/account_data/{type}", Authed, rr.putAccountData)
 	a.Handle("GET /user/{userID}/rooms/{roomID}/account_data/{type}", Authed, rr.getAccountData)
+	a.Handle("GET /user/{userID}/rooms/{roomID}/tags", Authed, rr.getTags)
+	a.Handle("PUT /user/{userID}/rooms/{roomID}/tags/{tag}", Authed, rr.putTag)
+	a.Handle("DELETE /user/{userID}/rooms/{roomID}/tags/{tag}", Authed, rr.deleteTag)
 }
 
 func (rr *roomRoutes) sync(r *http.Request) (any, error) {
@@ -101,4 +104,32 @@ func (rr *roomRoutes) getAccountData(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return json.RawMessage(c), nil
+}
+
+func (rr *roomRoutes) getTags(r *http.Request) (any, error) {
+	c, err := rr.svc.Tags(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("roomID"))
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(c), nil
+}
+
+func (rr *roomRoutes) putTag(r *http.Request) (any, error) {
+	content, err := decodeObject(r)
+	if err != nil {
+		return nil, err
+	}
+	err = rr.svc.SetTag(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("roomID"), r.PathValue("tag"), content)
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+func (rr *roomRoutes) deleteTag(r *http.Request) (any, error) {
+	err := rr.svc.DeleteTag(r.Context(), MustDevice(r), r.PathValue("userID"), r.PathValue("roomID"), r.PathValue("tag"))
+	if err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
 }

@@ -92,6 +92,8 @@ type Service struct {
 
 	aliasMu   sync.Mutex
 	aliasHeld map[string]bool // aliases being created
+
+	tagMu sync.Mutex // serialises m.tag read-modify-write
 }
 
 // membership is a user's current membership in a room, as committed.
