@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,7 +67,32 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 		case <-ctx.Done():
 		}
 	}()
-	return rr.svc.Sync(ctx, MustDevice(r), req)
+	dev := MustDevice(r)
+	resp, err := rr.svc.Sync(ctx, dev, req)
+	if err != nil {
+		return nil, err
+	}
+	// Key counts are read after the rooms part so a long poll reports the
+	// counts as of its answer, not as of its start.
+	counts, fallback, err := rr.api.DeviceKeyCounts(r.Context(), dev)
+	if err != nil {
+		return nil, fmt.Errorf("key counts of %s/%s: %w", dev.UserID, dev.DeviceID, err)
+	}
+	if counts == nil {
+		counts = map[string]int{}
+	}
+	if fallback == nil {
+		fallback = []string{}
+	}
+	return syncResponse{SyncResponse: resp, OneTimeKeysCount: counts, UnusedFallbackKeyTypes: fallback}, nil
+}
+
+// syncResponse adds the end-to-end encryption key counts, which the
+// accounts side owns, to the rooms service's sync answer.
+type syncResponse struct {
+	*rooms.SyncResponse
+	OneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
+	UnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
 }
 
 func (rr *roomRoutes) createFilter(r *http.Request) (any, error) {

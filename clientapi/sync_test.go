@@ -155,3 +155,39 @@ func TestSyncQueryParams(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncKeyCounts(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	type counts struct {
+		OTK      map[string]int `json:"device_one_time_keys_count"`
+		Fallback []string       `json:"device_unused_fallback_key_types"`
+	}
+	get := func(t *testing.T, query string) counts {
+		t.Helper()
+		var c counts
+		if st := rs.Do(t, "GET", "/_matrix/client/v3/sync?"+query, alice.Token, nil, &c); st != 200 {
+			t.Fatalf("sync status %d", st)
+		}
+		return c
+	}
+	c := get(t, "timeout=0")
+	if c.OTK == nil || len(c.OTK) != 0 || c.Fallback == nil || len(c.Fallback) != 0 {
+		t.Fatalf("before upload: %+v (want present and empty)", c)
+	}
+	since := rs.sync(t, alice, "timeout=0").NextBatch
+	rs.Do(t, "POST", "/_matrix/client/v3/keys/upload", alice.Token, map[string]any{
+		"one_time_keys": map[string]any{"signed_curve25519:A": "k", "signed_curve25519:B": "k2", "curve25519:C": "k3"},
+		"fallback_keys": map[string]any{"signed_curve25519:F": "f"}}, nil)
+	for _, tc := range []struct{ name, query string }{
+		{"initial", "timeout=0"},
+		{"incremental", "timeout=0&since=" + since},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := get(t, tc.query)
+			if c.OTK["signed_curve25519"] != 2 || c.OTK["curve25519"] != 1 || len(c.Fallback) != 1 || c.Fallback[0] != "signed_curve25519" {
+				t.Errorf("counts %+v", c)
+			}
+		})
+	}
+}
