@@ -214,8 +214,9 @@ func (s *Service) CreateRoom(ctx context.Context, dev homeserver.Device, req Cre
 		set(spec.MRoomName, "", mustJSON(map[string]string{"name": req.Name}))
 	}
 	if req.Topic != "" {
+		// m.topic is the spec's (v1.15) TextContentBlock: {"m.text": [...]}.
 		set(spec.MRoomTopic, "", mustJSON(map[string]any{"topic": req.Topic,
-			"m.topic": []map[string]string{{"mimetype": "text/plain", "body": req.Topic}}}))
+			"m.topic": map[string]any{"m.text": []map[string]string{{"mimetype": "text/plain", "body": req.Topic}}}}))
 	}
 
 	r := &room{nid: s.nextRoom.Add(1), ver: ver, state: stateMap{}, cur: stateMap{}, published: req.Visibility == "public"}
