@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"scop/homeserver"
 	"scop/homeserver/storage"
@@ -84,6 +85,9 @@ func (s *Service) putAccountData(ctx context.Context, userID, roomID, typ string
 	done := s.commit.submit(b, func() {
 		s.memMu.Lock()
 		s.adPos[userID] = max(s.adPos[userID], b.AccountData[0].Pos)
+		if roomID == "" && typ == ignoredListType {
+			s.ignoredBy[userID] = parseIgnored(content)
+		}
 		s.memMu.Unlock()
 	})
 	return wait(ctx, done)
@@ -109,4 +113,51 @@ func (s *Service) AccountData(ctx context.Context, dev homeserver.Device, userID
 		}
 	}
 	return nil, homeserver.Errorf(homeserver.ErrNotFound, "No account data of type %s", typ)
+}
+
+// ignoredListType is the global account data type listing ignored users.
+const ignoredListType = "m.ignored_user_list"
+
+// parseIgnored reads an m.ignored_user_list content; malformed content
+// ignores nobody.
+func parseIgnored(content json.RawMessage) map[string]bool {
+	var c struct {
+		Ignored map[string]json.RawMessage `json:"ignored_users"`
+	}
+	_ = json.Unmarshal(content, &c)
+	out := make(map[string]bool, len(c.Ignored))
+	for u := range c.Ignored {
+		out[u] = true
+	}
+	return out
+}
+
+// ignoredUsers returns the users userID ignores, from memory once loaded.
+// A write committed while loading wins: the loaded value is kept only if
+// the cache is still empty.
+func (s *Service) ignoredUsers(ctx context.Context, userID string) (map[string]bool, error) {
+	s.memMu.RLock()
+	ign, ok := s.ignoredBy[userID]
+	s.memMu.RUnlock()
+	if ok {
+		return ign, nil
+	}
+	rows, err := s.userData.AccountData(ctx, userID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("load ignored users of %s: %w", userID, err)
+	}
+	ign = map[string]bool{}
+	for _, a := range rows {
+		if a.RoomID == "" && a.Type == ignoredListType {
+			ign = parseIgnored(a.Content)
+		}
+	}
+	s.memMu.Lock()
+	if cur, ok := s.ignoredBy[userID]; ok {
+		ign = cur
+	} else {
+		s.ignoredBy[userID] = ign
+	}
+	s.memMu.Unlock()
+	return ign, nil
 }

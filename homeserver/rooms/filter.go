@@ -28,6 +28,24 @@ type RoomEventFilter struct {
 	IncludeRedundantMembers bool      `json:"include_redundant_members,omitempty"`
 	ContainsURL             *bool     `json:"contains_url,omitempty"`
 	UnreadThreadNotifs      bool      `json:"unread_thread_notifications,omitempty"`
+
+	// ignored holds the requesting user's ignored users, whose non-state
+	// events are left out (set by the server, never from JSON).
+	ignored map[string]bool
+}
+
+// withIgnored returns f extended to leave out the non-state events of the
+// ignored users; f itself is not changed.
+func (f *RoomEventFilter) withIgnored(ignored map[string]bool) *RoomEventFilter {
+	if len(ignored) == 0 {
+		return f
+	}
+	var c RoomEventFilter
+	if f != nil {
+		c = *f
+	}
+	c.ignored = ignored
+	return &c
 }
 
 // RoomFilter is the spec's RoomFilter.
@@ -149,6 +167,9 @@ func (f *RoomEventFilter) allowsEvent(e *Event) bool {
 	if !f.EventFilter.allows(e.Type, e.Sender) {
 		return false
 	}
+	if f.ignored[e.Sender] && !e.IsState() {
+		return false
+	}
 	if f.ContainsURL != nil {
 		var c struct {
 			URL *string `json:"url"`
@@ -169,7 +190,8 @@ func (f *RoomEventFilter) allowsRoom(roomID string) bool {
 }
 
 func (f *RoomEventFilter) restricts() bool {
-	return f != nil && (f.Types != nil || len(f.NotTypes) > 0 || f.Senders != nil || len(f.NotSenders) > 0 || f.ContainsURL != nil)
+	return f != nil && (f.Types != nil || len(f.NotTypes) > 0 || f.Senders != nil || len(f.NotSenders) > 0 || f.ContainsURL != nil ||
+		len(f.ignored) > 0)
 }
 
 func (f *RoomEventFilter) limit(def, max int) int {

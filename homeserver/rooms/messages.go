@@ -36,6 +36,11 @@ func (s *Service) Messages(ctx context.Context, dev homeserver.Device, roomID st
 		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "dir must be b or f")
 	}
 	backwards := req.Dir == "b"
+	ignored, err := s.ignoredUsers(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	req.Filter = req.Filter.withIgnored(ignored)
 	now := min(s.committedPos(), v.upTo)
 	var from int64
 	switch {
@@ -157,6 +162,11 @@ func (s *Service) Context(ctx context.Context, dev homeserver.Device, roomID, ev
 	if limit == 1 {
 		nBefore, nAfter = 0, 0
 	}
+	ignored, err := s.ignoredUsers(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	filter = filter.withIgnored(ignored)
 	resp := &ContextResponse{Event: e.JSON(dev.UserID, dev.DeviceID), EventsBefore: []json.RawMessage{}, EventsAfter: []json.RawMessage{}, State: []json.RawMessage{}}
 	now := min(s.committedPos(), v.upTo)
 	collect := func(lo, hi int64, n int, backwards bool, out *[]json.RawMessage) (int64, error) {

@@ -84,6 +84,7 @@ type Service struct {
 	memMu       sync.RWMutex
 	memberships map[string]map[string]*membership // user → room ID → membership
 	adPos       map[string]int64                  // user → newest account data position
+	ignoredBy   map[string]map[string]bool        // user → ignored users, once loaded
 
 	txns    sync.Map // txnKey → *txnResult while in flight
 	txnDone *txnCache
@@ -134,7 +135,7 @@ func New(ctx context.Context, cfg Config, id Identity, db storage.RoomsDB, alias
 	s := &Service{
 		cfg: cfg, id: id, db: db, aliases: aliases, userData: userData, profiles: profiles, log: log,
 		types: types, stateKeys: keys, nextType: nids.Type, nextKey: nids.StateKey,
-		rooms: map[string]*room{}, memberships: map[string]map[string]*membership{}, adPos: map[string]int64{},
+		rooms: map[string]*room{}, memberships: map[string]map[string]*membership{}, adPos: map[string]int64{}, ignoredBy: map[string]map[string]bool{},
 		typing: newTypingState(), aliasHeld: map[string]bool{},
 	}
 	s.nextRoom.Store(nids.Room)

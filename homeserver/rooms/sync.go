@@ -159,6 +159,15 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 	if rf == nil {
 		rf = &RoomFilter{}
 	}
+	ignored, err := s.ignoredUsers(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ignored) > 0 {
+		c := *rf
+		c.Timeline = rf.Timeline.withIgnored(ignored)
+		rf = &c
+	}
 	roomAllowed := func(id string) bool {
 		return !contains(rf.NotRooms, id) && (rf.Rooms == nil || contains(*rf.Rooms, id))
 	}
@@ -203,6 +212,9 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 			resp.Rooms.Join[m.roomID] = jr
 		case spec.Invite:
 			if since != 0 && m.pos <= since && !fullState {
+				continue
+			}
+			if inv := r.stateEvent(spec.MRoomMember, dev.UserID); inv != nil && ignored[inv.Sender] {
 				continue
 			}
 			resp.Rooms.Invite[m.roomID] = &InvitedRoom{InviteState: EventList{Events: inviteState(r, dev.UserID)}}
