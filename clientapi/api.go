@@ -76,6 +76,7 @@ type API struct {
 
 	keys     Keys           // set by RegisterAccounts, for DeviceKeyCounts
 	presence *presenceStore // set by RegisterAccounts, for PresenceOf
+	toDevice ToDevice       // set by RegisterToDevice, for /sync
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).

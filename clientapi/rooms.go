@@ -245,7 +245,7 @@ func (rr *roomRoutes) messages(r *http.Request) (any, error) {
 		dir = "b"
 	}
 	return rr.svc.Messages(r.Context(), MustDevice(r), r.PathValue("roomID"), rooms.MessagesRequest{
-		From: q.Get("from"), To: q.Get("to"), Dir: dir, Limit: limit, Filter: f,
+		From: roomsToken(q.Get("from")), To: roomsToken(q.Get("to")), Dir: dir, Limit: limit, Filter: f,
 	})
 }
 

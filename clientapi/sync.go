@@ -68,7 +68,7 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 		}
 	}()
 	dev := MustDevice(r)
-	resp, err := rr.svc.Sync(ctx, dev, req)
+	resp, toDevice, err := rr.api.syncWithToDevice(ctx, dev, req, rr.svc.Sync)
 	if err != nil {
 		return nil, err
 	}
@@ -84,15 +84,16 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 	if fallback == nil {
 		fallback = []string{}
 	}
-	return syncResponse{SyncResponse: resp, OneTimeKeysCount: counts, UnusedFallbackKeyTypes: fallback}, nil
+	return syncResponse{SyncResponse: resp, OneTimeKeysCount: counts, UnusedFallbackKeyTypes: fallback, ToDevice: toDevice}, nil
 }
 
 // syncResponse adds the end-to-end encryption key counts, which the
 // accounts side owns, to the rooms service's sync answer.
 type syncResponse struct {
 	*rooms.SyncResponse
-	OneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
-	UnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
+	OneTimeKeysCount       map[string]int  `json:"device_one_time_keys_count"`
+	UnusedFallbackKeyTypes []string        `json:"device_unused_fallback_key_types"`
+	ToDevice               *toDeviceEvents `json:"to_device,omitempty"` // todevice.go
 }
 
 func (rr *roomRoutes) createFilter(r *http.Request) (any, error) {

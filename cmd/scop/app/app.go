@@ -115,6 +115,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.Close(ctx)
 		return nil, fmt.Errorf("rooms: %w", err)
 	}
+	if err := a.initToDevice(ctx); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	if err := a.API.Metrics().Register(a.Registry); err != nil {
 		a.Close(ctx)
 		return nil, fmt.Errorf("metrics: %w", err)
