@@ -36,6 +36,7 @@ const (
 	ErrWeakPassword       = "M_WEAK_PASSWORD"
 	ErrUnknownPos         = "M_UNKNOWN_POS"
 	ErrWrongRoomKeysVer   = "M_WRONG_ROOM_KEYS_VERSION"
+	ErrBadAlias           = "M_BAD_ALIAS"
 )
 
 // Error is a failure with meaning to a client: a Matrix errcode, a message

@@ -2,7 +2,9 @@ package rooms
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -160,4 +162,42 @@ func (r *room) powerLevel(userID string) (int64, *gmsl.PowerLevelContent) {
 		return 0, nil
 	}
 	return pl.UserLevel(spec.SenderID(userID)), pl
+}
+
+// checkCanonicalAlias checks an m.room.canonical_alias content sent by a
+// client: alias and every alt_aliases entry must be a valid alias that
+// exists here and points to roomID (spec: 400 M_BAD_ALIAS otherwise).
+// Aliases of other servers cannot be checked without federation, so they
+// are refused too.
+func (s *Service) checkCanonicalAlias(ctx context.Context, roomID string, content json.RawMessage) error {
+	var c struct {
+		Alias      *string   `json:"alias"`
+		AltAliases *[]string `json:"alt_aliases"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil {
+		return homeserver.Errorf(homeserver.ErrBadJSON, "Invalid m.room.canonical_alias content: alias must be a string, alt_aliases a list of strings")
+	}
+	var all []string
+	if c.Alias != nil {
+		all = append(all, *c.Alias)
+	}
+	if c.AltAliases != nil {
+		all = append(all, *c.AltAliases...)
+	}
+	for _, a := range all {
+		if s.checkAlias(a) != nil {
+			return homeserver.Errorf(homeserver.ErrBadAlias, "Invalid room alias %q", a)
+		}
+		target, _, err := s.aliases.Alias(ctx, a)
+		if errors.Is(err, storage.ErrNotFound) {
+			return homeserver.Errorf(homeserver.ErrBadAlias, "Room alias %s does not exist", a)
+		}
+		if err != nil {
+			return fmt.Errorf("resolve alias %s: %w", a, err)
+		}
+		if target != roomID {
+			return homeserver.Errorf(homeserver.ErrBadAlias, "Room alias %s points to another room", a)
+		}
+	}
+	return nil
 }

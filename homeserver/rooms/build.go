@@ -504,6 +504,11 @@ func (s *Service) SetState(ctx context.Context, dev homeserver.Device, roomID, e
 	if evType == spec.MRoomCreate {
 		return "", homeserver.Errorf(homeserver.ErrForbidden, "Cannot replace m.room.create")
 	}
+	if evType == spec.MRoomCanonicalAlias && stateKey == "" {
+		if err := s.checkCanonicalAlias(ctx, roomID, content); err != nil {
+			return "", err
+		}
+	}
 	if r, err := s.room(ctx, roomID); err == nil {
 		// Setting state to what it already is returns the existing event.
 		if cur := r.stateEvent(evType, stateKey); cur != nil && cur.Sender == dev.UserID && jsonEqual(cur.PDU.Content(), content) {
