@@ -74,9 +74,9 @@ type API struct {
 	stopping chan struct{}
 	stopOnce sync.Once
 
-	keys     Keys           // set by RegisterAccounts, for DeviceKeyCounts
-	presence *presenceStore // set by RegisterAccounts, for PresenceOf
-	toDevice ToDevice       // set by RegisterToDevice, for /sync
+	keys     Keys            // set by RegisterAccounts, for DeviceKeyCounts
+	presence *presenceStore  // set by RegisterAccounts, for PresenceOf
+	toDevice *toDeviceRoutes // set by RegisterToDevice, for /sync
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).

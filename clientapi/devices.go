@@ -11,8 +11,8 @@ func (ar *accountRoutes) deviceRoutes(a *API) {
 	a.Handle("GET /devices", Authed, ar.listDevices)
 	a.Handle("GET /devices/{deviceID}", Authed, ar.getDevice)
 	a.Handle("PUT /devices/{deviceID}", Authed, ar.putDevice)
-	a.Handle("DELETE /devices/{deviceID}", Authed, ar.deleteDevice, RateLimit("login"))
-	a.Handle("POST /delete_devices", Authed, ar.deleteDevices, RateLimit("login"))
+	a.Handle("DELETE /devices/{deviceID}", Authed, a.noteKeyChange(ar.deleteDevice, false), RateLimit("login"))
+	a.Handle("POST /delete_devices", Authed, a.noteKeyChange(ar.deleteDevices, false), RateLimit("login"))
 	a.Handle("GET /admin/whois/{userID}", Authed, ar.whois)
 }
 

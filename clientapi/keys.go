@@ -33,14 +33,14 @@ func (a *API) DeviceKeyCounts(ctx context.Context, dev homeserver.Device) (map[s
 }
 
 // keyRoutes serves device key upload, query and claim and cross-signing
-// key and signature upload (spec: "End-to-end encryption"). Key backup,
-// /keys/changes and to-device messages are not served yet.
+// key and signature upload (spec: "End-to-end encryption"). Uploads that
+// change a device list are noted for /sync's device_lists (todevice.go).
 func (ar *accountRoutes) keyRoutes(a *API) {
 	a.keys = ar.acc
-	a.Handle("POST /keys/upload", Authed, ar.uploadKeys)
+	a.Handle("POST /keys/upload", Authed, a.noteKeyChange(ar.uploadKeys, true))
 	a.Handle("POST /keys/query", Authed, ar.queryKeys)
 	a.Handle("POST /keys/claim", Authed, ar.claimKeys)
-	a.Handle("POST /keys/device_signing/upload", Authed, ar.uploadCrossSigning)
+	a.Handle("POST /keys/device_signing/upload", Authed, a.noteKeyChange(ar.uploadCrossSigning, false))
 	a.Handle("POST /keys/signatures/upload", Authed, ar.uploadSignatures)
 }
 

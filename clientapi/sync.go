@@ -68,7 +68,7 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 		}
 	}()
 	dev := MustDevice(r)
-	resp, toDevice, err := rr.api.syncWithToDevice(ctx, dev, req, rr.svc.Sync)
+	resp, extras, err := rr.api.syncWithToDevice(ctx, dev, req, rr.svc)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 	if fallback == nil {
 		fallback = []string{}
 	}
-	return syncResponse{SyncResponse: resp, OneTimeKeysCount: counts, UnusedFallbackKeyTypes: fallback, ToDevice: toDevice}, nil
+	return syncResponse{SyncResponse: resp, OneTimeKeysCount: counts, UnusedFallbackKeyTypes: fallback, ToDevice: extras.ToDevice, DeviceLists: extras.DeviceLists}, nil
 }
 
 // syncResponse adds the end-to-end encryption key counts, which the
@@ -94,6 +94,7 @@ type syncResponse struct {
 	OneTimeKeysCount       map[string]int  `json:"device_one_time_keys_count"`
 	UnusedFallbackKeyTypes []string        `json:"device_unused_fallback_key_types"`
 	ToDevice               *toDeviceEvents `json:"to_device,omitempty"` // todevice.go
+	DeviceLists            *deviceLists    `json:"device_lists,omitempty"`
 }
 
 func (rr *roomRoutes) createFilter(r *http.Request) (any, error) {

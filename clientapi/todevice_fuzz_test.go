@@ -23,6 +23,8 @@ func FuzzSendToDevice(f *testing.F) {
 		{`{"messages":{"@alice:test":{"*":"x"}}}`, "_d"},
 		{`{"messages":null}`, "s99999999999999999999_0_d1"},
 		{`[1]`, "garbage"},
+		{`{"messages":{}}`, "s1_0_d2_k3"},
+		{`{"messages":{}}`, "s1_0_d2_k-3_k"},
 	} {
 		f.Add([]byte(seed.body), seed.since)
 	}

@@ -55,7 +55,7 @@ func newToDeviceServer(t testing.TB) *roomsServer {
 			if err != nil {
 				return err
 			}
-			s.API.RegisterToDevice(todevice.New(tdStore, accountDevices{s.Accounts}, func(u string) bool { return strings.HasSuffix(u, ":test") }))
+			s.API.RegisterToDevice(todevice.New(tdStore, accountDevices{s.Accounts}, func(u string) bool { return strings.HasSuffix(u, ":test") }), svc)
 			return nil
 		},
 	})
@@ -194,4 +194,88 @@ func TestMessagesAcceptsSyncToken(t *testing.T) {
 	roomID := rs.createRoom(t, alice, map[string]any{})
 	s := rs.syncToDevice(t, alice, "")
 	rs.must(t, alice, "GET", "/rooms/"+esc(roomID)+"/messages?dir=b&from="+s.NextBatch, nil)
+}
+
+func uploadDeviceKeys(t *testing.T, rs *roomsServer, u clientapitest.User) {
+	t.Helper()
+	rs.must(t, u, "POST", "/keys/upload", map[string]any{"device_keys": map[string]any{
+		"user_id": u.UserID, "device_id": u.DeviceID, "algorithms": []string{"m.olm.v1.curve25519-aes-sha2"},
+		"keys":       map[string]any{"ed25519:" + u.DeviceID: "a2V5", "curve25519:" + u.DeviceID: "Y3Vy"},
+		"signatures": map[string]any{u.UserID: map[string]any{"ed25519:" + u.DeviceID: "c2ln"}}}})
+}
+
+type deviceListSync struct {
+	NextBatch   string `json:"next_batch"`
+	DeviceLists struct {
+		Changed []string `json:"changed"`
+		Left    []string `json:"left"`
+	} `json:"device_lists"`
+}
+
+func TestDeviceListsChanged(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	carol := rs.AddUser(t, "carol", "pw-carol-1234")
+	roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	rs.must(t, bob, "POST", "/join/"+esc(roomID), nil)
+	sync := func(since string) deviceListSync {
+		t.Helper()
+		var out deviceListSync
+		if st := rs.Do(t, "GET", "/_matrix/client/v3/sync?timeout=0&since="+since, alice.Token, nil, &out); st != 200 {
+			t.Fatalf("sync: status %d", st)
+		}
+		return out
+	}
+	var s0 deviceListSync
+	rs.Do(t, "GET", "/_matrix/client/v3/sync", alice.Token, nil, &s0)
+
+	t.Run("room mate's new device keys", func(t *testing.T) {
+		bob2 := rs.AddUser2(t, "bob", "pw-bob-12345")
+		uploadDeviceKeys(t, rs, bob2)
+		uploadDeviceKeys(t, rs, carol) // shares no room with alice
+		s := sync(s0.NextBatch)
+		if len(s.DeviceLists.Changed) != 1 || s.DeviceLists.Changed[0] != bob.UserID {
+			t.Errorf("changed %v, want [%s]", s.DeviceLists.Changed, bob.UserID)
+		}
+		var ch struct{ Changed []string }
+		rs.Do(t, "GET", "/_matrix/client/v3/keys/changes?from="+s0.NextBatch+"&to="+s.NextBatch, alice.Token, nil, &ch)
+		if len(ch.Changed) != 1 || ch.Changed[0] != bob.UserID {
+			t.Errorf("/keys/changes %v", ch.Changed)
+		}
+		if s2 := sync(s.NextBatch); len(s2.DeviceLists.Changed) != 0 {
+			t.Errorf("change repeated: %v", s2.DeviceLists.Changed)
+		}
+		// One-time keys alone change no device list.
+		rs.must(t, bob2, "POST", "/keys/upload", map[string]any{"one_time_keys": map[string]any{"curve25519:AAAA": "a2V5"}})
+		if s3 := sync(s.NextBatch); len(s3.DeviceLists.Changed) != 0 {
+			t.Errorf("one-time key upload listed: %v", s3.DeviceLists.Changed)
+		}
+	})
+	t.Run("wakes long poll", func(t *testing.T) {
+		s := sync(s0.NextBatch)
+		done := make(chan deviceListSync, 1)
+		go func() {
+			var out deviceListSync
+			rs.Do(t, "GET", "/_matrix/client/v3/sync?timeout=20000&since="+s.NextBatch, alice.Token, nil, &out)
+			done <- out
+		}()
+		time.Sleep(30 * time.Millisecond)
+		uploadDeviceKeys(t, rs, carol) // irrelevant: the poll parks again
+		uploadDeviceKeys(t, rs, bob)
+		select {
+		case got := <-done:
+			if len(got.DeviceLists.Changed) != 1 || got.DeviceLists.Changed[0] != bob.UserID {
+				t.Errorf("woken sync changed %v", got.DeviceLists.Changed)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("long poll not woken by a room mate's key upload")
+		}
+	})
+	t.Run("missing from", func(t *testing.T) {
+		var out obj
+		if st := rs.Do(t, "GET", "/_matrix/client/v3/keys/changes?to="+s0.NextBatch, alice.Token, nil, &out); st != 400 || out.str("errcode") != "M_MISSING_PARAM" {
+			t.Errorf("status %d %v", st, out)
+		}
+	})
 }

@@ -48,6 +48,14 @@ type Store interface {
 	Inbox(ctx context.Context, userID, deviceID string, ack int64, limit int) ([]Message, int64, error)
 	// Pending reports whether the device has messages after pos.
 	Pending(ctx context.Context, userID, deviceID string, pos int64) (bool, error)
+
+	// RecordDeviceListChange appends a change of userID's device list to
+	// the device list stream.
+	RecordDeviceListChange(ctx context.Context, userID string) error
+	// DeviceListPos is the stream's latest committed position.
+	DeviceListPos(ctx context.Context) (int64, error)
+	// DeviceListChanges lists the users, sorted, with changes in (from, to].
+	DeviceListChanges(ctx context.Context, from, to int64) ([]string, error)
 }
 
 // Service is the to-device inbox.
@@ -56,8 +64,9 @@ type Service struct {
 	devices Devices
 	isLocal func(userID string) bool
 
-	mu      sync.Mutex
-	waiters map[device]chan struct{}
+	mu           sync.Mutex
+	waiters      map[device]chan struct{}
+	listsChanged chan struct{} // closed at the next device list change
 }
 
 type device struct{ user, id string }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"scop/clientapi"
 	"scop/homeserver/accounts"
 	"scop/homeserver/todevice"
 	"scop/homeserver/todevice/sqlitestore"
@@ -45,6 +46,9 @@ func (a *App) initToDevice(ctx context.Context) error {
 	svc := todevice.New(store, deviceIDs{acc}, func(userID string) bool {
 		return strings.HasSuffix(userID, suffix)
 	})
-	a.API.RegisterToDevice(svc)
+	// Without the rooms service, device list changes reach only the
+	// user's own devices.
+	mates, _ := a.Rooms.(clientapi.RoomMates)
+	a.API.RegisterToDevice(svc, mates)
 	return nil
 }
