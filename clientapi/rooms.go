@@ -51,6 +51,7 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	rr.syncRoutes(a)
 	rr.receiptRoutes(a)
 	rr.directoryRoutes(a)
+	rr.relationRoutes(a)
 }
 
 // decodeObject reads a JSON object body: M_NOT_JSON if malformed,

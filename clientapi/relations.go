@@ -1,0 +1,28 @@
+package clientapi
+
+import (
+	"net/http"
+
+	"scop/homeserver/rooms"
+)
+
+// relationRoutes serves GET /_matrix/client/v1/rooms/{roomId}/relations/…
+// (spec: "Relationships"); the endpoints exist only under v1.
+func (rr *roomRoutes) relationRoutes(a *API) {
+	const base = "GET /_matrix/client/v1/rooms/{roomID}/relations/{eventID}"
+	a.Handle(base, Authed, rr.relations)
+	a.Handle(base+"/{relType}", Authed, rr.relations)
+	a.Handle(base+"/{relType}/{eventType}", Authed, rr.relations)
+}
+
+func (rr *roomRoutes) relations(r *http.Request) (any, error) {
+	limit, err := queryInt(r, "limit", 0)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	return rr.svc.Relations(r.Context(), MustDevice(r), r.PathValue("roomID"), r.PathValue("eventID"), rooms.RelationsRequest{
+		RelType: r.PathValue("relType"), EventType: r.PathValue("eventType"),
+		From: roomsToken(q.Get("from")), To: roomsToken(q.Get("to")), Dir: q.Get("dir"), Limit: limit,
+	})
+}

@@ -1,0 +1,111 @@
+package clientapi_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"scop/clientapi/clientapitest"
+)
+
+func TestRelations(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	eve := rs.AddUser(t, "eve", "pw-eve-12345")
+	roomID := rs.createRoom(t, alice, nil)
+	root := rs.send(t, alice, roomID, "root")
+	sendRel := func(typ string, content map[string]any) string {
+		txnSeq++
+		return rs.must(t, alice, "PUT", fmt.Sprintf("/rooms/%s/send/%s/r%d", esc(roomID), typ, txnSeq), content).str("event_id")
+	}
+	edit := sendRel("m.room.message", map[string]any{"msgtype": "m.text", "body": "* root2",
+		"m.new_content": map[string]any{"msgtype": "m.text", "body": "root2"},
+		"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": root}})
+	rs.send(t, alice, roomID, "unrelated")
+	reply := sendRel("m.room.message", map[string]any{"msgtype": "m.text", "body": "in thread",
+		"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}})
+	react := sendRel("m.reaction", map[string]any{
+		"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": root, "key": "+1"}})
+	// A rich reply (no rel_type) is not a relation of root.
+	sendRel("m.room.message", map[string]any{"msgtype": "m.text", "body": "re",
+		"m.relates_to": map[string]any{"m.in_reply_to": map[string]any{"event_id": root}}})
+
+	base := "/_matrix/client/v1/rooms/" + esc(roomID) + "/relations/"
+	type page struct {
+		Chunk     []ev   `json:"chunk"`
+		NextBatch string `json:"next_batch"`
+		Errcode   string `json:"errcode"`
+	}
+	get := func(t *testing.T, u clientapitest.User, path string) (int, page) {
+		t.Helper()
+		var p page
+		st := rs.Do(t, "GET", path, u.Token, nil, &p)
+		return st, p
+	}
+	ids := func(p page) []string {
+		var out []string
+		for _, e := range p.Chunk {
+			out = append(out, e.EventID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		as      clientapitest.User
+		path    string
+		status  int
+		errcode string
+		want    []string
+	}{
+		{"all, newest first", alice, base + esc(root), 200, "", []string{react, reply, edit}},
+		{"forwards", alice, base + esc(root) + "?dir=f", 200, "", []string{edit, reply, react}},
+		{"by rel type", alice, base + esc(root) + "/m.thread", 200, "", []string{reply}},
+		{"by rel and event type", alice, base + esc(root) + "/m.annotation/m.reaction", 200, "", []string{react}},
+		{"event type mismatch", alice, base + esc(root) + "/m.annotation/m.room.message", 200, "", nil},
+		{"no children", alice, base + esc(reply), 200, "", nil},
+		{"non-member", eve, base + esc(root), 403, "M_FORBIDDEN", nil},
+		{"unknown event", alice, base + esc("$nope"), 404, "M_NOT_FOUND", nil},
+		{"bad dir", alice, base + esc(root) + "?dir=x", 400, "M_INVALID_PARAM", nil},
+		{"bad limit", alice, base + esc(root) + "?limit=-1", 400, "M_INVALID_PARAM", nil},
+		{"bad from", alice, base + esc(root) + "?from=zzz", 400, "M_INVALID_PARAM", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, p := get(t, tc.as, tc.path)
+			if st != tc.status || p.Errcode != tc.errcode {
+				t.Fatalf("status %d %s, want %d %s", st, p.Errcode, tc.status, tc.errcode)
+			}
+			if st == 200 && !slices.Equal(ids(p), tc.want) {
+				t.Errorf("chunk %v, want %v", ids(p), tc.want)
+			}
+		})
+	}
+
+	for _, dir := range []string{"b", "f"} {
+		t.Run("paginate "+dir, func(t *testing.T) {
+			var got []string
+			from := ""
+			for range 10 {
+				q := "?limit=1&dir=" + dir
+				if from != "" {
+					q += "&from=" + from
+				}
+				st, p := get(t, alice, base+esc(root)+q)
+				if st != 200 || len(p.Chunk) > 1 {
+					t.Fatalf("status %d chunk %d", st, len(p.Chunk))
+				}
+				got = append(got, ids(p)...)
+				if p.NextBatch == "" {
+					break
+				}
+				from = p.NextBatch
+			}
+			want := []string{react, reply, edit}
+			if dir == "f" {
+				want = []string{edit, reply, react}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pages %v, want %v", got, want)
+			}
+		})
+	}
+}
