@@ -26,6 +26,7 @@ import (
 	"scop/clientapi"
 	"scop/homeserver/accounts"
 	"scop/homeserver/storage/sqlite"
+	"scop/mailstack/receiver"
 )
 
 // App is one running scop process. The fields are filled in by New in
@@ -47,6 +48,8 @@ type App struct {
 	AppServices []accounts.AppService
 	// Set by initRooms; told about profile changes. May stay nil.
 	Rooms RoomsService
+	// Mail is the SMTP receiver, when mail.enabled is set.
+	Mail *receiver.Receiver
 
 	// Registry holds every Prometheus collector of the process.
 	Registry *prometheus.Registry
@@ -73,6 +76,7 @@ type RoomsService interface {
 type Addrs struct {
 	Client  string `json:"client"`
 	Metrics string `json:"metrics,omitempty"`
+	SMTP    string `json:"smtp,omitempty"`
 }
 
 // ListenFile is the file in the data folder that Start writes, by atomic
@@ -119,6 +123,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.Close(ctx)
 		return nil, err
 	}
+	if err := a.initMail(); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	if err := a.API.Metrics().Register(a.Registry); err != nil {
 		a.Close(ctx)
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -148,6 +156,14 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.addrs.Metrics = ml.Addr().String()
 	}
+	_, port, _ := net.SplitHostPort(a.Config.ClientAPI.Listen)
+	if err := a.startMail(ctx, port == "0"); err != nil {
+		cl.Close()
+		if ml != nil {
+			ml.Close()
+		}
+		return err
+	}
 	a.serve(cl, a.API, 0)
 	if ml != nil {
 		mux := http.NewServeMux()
@@ -164,7 +180,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err := writeFileAtomic(filepath.Join(a.Config.DataDir, ListenFile), data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", ListenFile, err)
 	}
-	a.Log.Info("serving", "client_api", a.addrs.Client, "metrics", a.addrs.Metrics, "server_name", a.ServerName)
+	a.Log.Info("serving", "client_api", a.addrs.Client, "metrics", a.addrs.Metrics, "smtp", a.addrs.SMTP, "server_name", a.ServerName)
 	return nil
 }
 
