@@ -195,6 +195,9 @@ func (a *API) syncWithToDevice(ctx context.Context, dev homeserver.Device, req r
 		if lists == nil {
 			lists = &deviceLists{Changed: []string{}, Left: []string{}}
 		}
+		if !initial {
+			a.addMembershipChanges(ctx, dev, resp, lists)
+		}
 		return resp, syncExtras{ToDevice: &toDeviceEvents{Events: msgs}, DeviceLists: lists}, nil
 	}
 }
@@ -254,18 +257,7 @@ func (a *API) deviceListChanges(ctx context.Context, dev homeserver.Device, from
 	if len(users) == 0 {
 		return out, nil
 	}
-	mates := map[string]bool{dev.UserID: true}
-	if tr.mates != nil {
-		for _, roomID := range tr.mates.JoinedRooms(ctx, dev) {
-			ms, err := tr.mates.JoinedMembers(ctx, dev, roomID)
-			if err != nil {
-				continue // left meanwhile
-			}
-			for u := range ms {
-				mates[u] = true
-			}
-		}
-	}
+	mates := a.roomMateSet(ctx, dev)
 	for _, u := range users {
 		if mates[u] {
 			out.Changed = append(out.Changed, u)

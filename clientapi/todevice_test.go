@@ -272,6 +272,19 @@ func TestDeviceListsChanged(t *testing.T) {
 			t.Fatal("long poll not woken by a room mate's key upload")
 		}
 	})
+	t.Run("join and leave", func(t *testing.T) {
+		s := sync(s0.NextBatch)
+		rs.must(t, carol, "POST", "/join/"+esc(roomID), nil)
+		s2 := sync(s.NextBatch)
+		if len(s2.DeviceLists.Changed) != 1 || s2.DeviceLists.Changed[0] != carol.UserID {
+			t.Errorf("after carol joined: changed %v", s2.DeviceLists.Changed)
+		}
+		rs.must(t, bob, "POST", "/rooms/"+esc(roomID)+"/leave", map[string]any{})
+		s3 := sync(s2.NextBatch)
+		if len(s3.DeviceLists.Left) != 1 || s3.DeviceLists.Left[0] != bob.UserID {
+			t.Errorf("after bob left: left %v", s3.DeviceLists.Left)
+		}
+	})
 	t.Run("missing from", func(t *testing.T) {
 		var out obj
 		if st := rs.Do(t, "GET", "/_matrix/client/v3/keys/changes?to="+s0.NextBatch, alice.Token, nil, &out); st != 400 || out.str("errcode") != "M_MISSING_PARAM" {
