@@ -33,6 +33,9 @@ go vet ./...
 
 echo "== go test"
 go test -timeout 15m ./...
+# go test shows a passing package's output only with -v: print the
+# conformance suite's per-area summary it wrote.
+[ -f sytest/last-summary.txt ] && cat sytest/last-summary.txt
 
 echo "== smoke test: matrix-js-sdk against scop serve"
 jsclient=${JSCLIENT:-$root/../shared/tools/jsclient/run.sh}
