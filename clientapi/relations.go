@@ -7,12 +7,25 @@ import (
 )
 
 // relationRoutes serves GET /_matrix/client/v1/rooms/{roomId}/relations/…
-// (spec: "Relationships"); the endpoints exist only under v1.
+// and /threads (spec: "Relationships", "Threading"); the endpoints exist
+// only under v1.
 func (rr *roomRoutes) relationRoutes(a *API) {
 	const base = "GET /_matrix/client/v1/rooms/{roomID}/relations/{eventID}"
 	a.Handle(base, Authed, rr.relations)
 	a.Handle(base+"/{relType}", Authed, rr.relations)
 	a.Handle(base+"/{relType}/{eventType}", Authed, rr.relations)
+	a.Handle("GET /_matrix/client/v1/rooms/{roomID}/threads", Authed, rr.threads)
+}
+
+func (rr *roomRoutes) threads(r *http.Request) (any, error) {
+	limit, err := queryInt(r, "limit", 0)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	return rr.svc.Threads(r.Context(), MustDevice(r), r.PathValue("roomID"), rooms.ThreadsRequest{
+		Include: q.Get("include"), From: q.Get("from"), Limit: limit,
+	})
 }
 
 func (rr *roomRoutes) relations(r *http.Request) (any, error) {

@@ -109,3 +109,62 @@ func TestRelations(t *testing.T) {
 		})
 	}
 }
+
+func TestThreads(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	eve := rs.AddUser(t, "eve", "pw-eve-12345")
+	roomID := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	rs.must(t, bob, "POST", "/rooms/"+esc(roomID)+"/join", map[string]any{})
+	reply := func(u clientapitest.User, root string) {
+		txnSeq++
+		rs.must(t, u, "PUT", fmt.Sprintf("/rooms/%s/send/m.room.message/th%d", esc(roomID), txnSeq), map[string]any{
+			"msgtype": "m.text", "body": "reply", "m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}})
+	}
+	rootA := rs.send(t, alice, roomID, "thread A")
+	rootB := rs.send(t, bob, roomID, "thread B")
+	rs.send(t, alice, roomID, "no thread")
+	reply(bob, rootB)
+	reply(bob, rootA) // A is now the most recently active
+	type page struct {
+		Chunk     []ev   `json:"chunk"`
+		NextBatch string `json:"next_batch"`
+		Errcode   string `json:"errcode"`
+	}
+	base := "/_matrix/client/v1/rooms/" + esc(roomID) + "/threads"
+	for _, tc := range []struct {
+		name    string
+		as      clientapitest.User
+		query   string
+		status  int
+		errcode string
+		want    []string
+		next    bool
+	}{
+		{"all", alice, "", 200, "", []string{rootA, rootB}, false},
+		{"first page", alice, "?limit=1", 200, "", []string{rootA}, true},
+		{"second page", alice, "?limit=1&from=t1", 200, "", []string{rootB}, false},
+		{"participated by alice", alice, "?include=participated", 200, "", []string{rootA}, false},
+		{"participated by bob", bob, "?include=participated", 200, "", []string{rootA, rootB}, false},
+		{"non-member", eve, "", 403, "M_FORBIDDEN", nil, false},
+		{"bad include", alice, "?include=some", 400, "M_INVALID_PARAM", nil, false},
+		{"bad from", alice, "?from=x", 400, "M_INVALID_PARAM", nil, false},
+		{"bad limit", alice, "?limit=-2", 400, "M_INVALID_PARAM", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p page
+			st := rs.Do(t, "GET", base+tc.query, tc.as.Token, nil, &p)
+			if st != tc.status || p.Errcode != tc.errcode {
+				t.Fatalf("status %d %s, want %d %s", st, p.Errcode, tc.status, tc.errcode)
+			}
+			var got []string
+			for _, e := range p.Chunk {
+				got = append(got, e.EventID)
+			}
+			if st == 200 && (!slices.Equal(got, tc.want) || (p.NextBatch != "") != tc.next) {
+				t.Errorf("chunk %v next %q, want %v next=%v", got, p.NextBatch, tc.want, tc.next)
+			}
+		})
+	}
+}

@@ -3,6 +3,9 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
 
 	"scop/homeserver"
 )
@@ -136,4 +139,125 @@ func relatesTo(e *Event, parent, relType, evType string) bool {
 		return false
 	}
 	return c.Rel.EventID == parent && c.Rel.RelType != "" && (relType == "" || c.Rel.RelType == relType)
+}
+
+// ThreadsRequest is GET /rooms/{roomId}/threads.
+type ThreadsRequest struct {
+	Include string // "all" (default) or "participated"
+	From    string // offset token from a previous next_batch
+	Limit   int
+}
+
+// ThreadsResponse is the body of GET /rooms/{roomId}/threads.
+type ThreadsResponse struct {
+	Chunk     []json.RawMessage `json:"chunk"`
+	NextBatch string            `json:"next_batch,omitempty"`
+}
+
+// Threads lists the visible thread roots of a room (events with m.thread
+// children), most recently active first. Without a relation index the
+// visible timeline is scanned on each call; next_batch is an offset
+// ("t<n>") into that ordering.
+func (s *Service) Threads(ctx context.Context, dev homeserver.Device, roomID string, req ThreadsRequest) (*ThreadsResponse, error) {
+	v, err := s.viewOf(ctx, dev.UserID, roomID)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Include {
+	case "":
+		req.Include = "all"
+	case "all", "participated":
+	default:
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "include must be all or participated")
+	}
+	offset := 0
+	if req.From != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(req.From, "t"))
+		if err != nil || n < 0 || !strings.HasPrefix(req.From, "t") {
+			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid pagination token %q", req.From)
+		}
+		offset = n
+	}
+	if req.Limit < 0 {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "limit must not be negative")
+	}
+	limit := req.Limit
+	if limit == 0 {
+		limit = 10
+	}
+	limit = min(limit, 100)
+	ignored, err := s.ignoredUsers(ctx, dev.UserID)
+	if err != nil {
+		return nil, err
+	}
+	// Newest first: a root's place is that of its latest visible reply.
+	var roots []string
+	seen := map[string]bool{}
+	participated := map[string]bool{}
+	lo, hi := max(v.from-1, 0), min(s.committedPos(), v.upTo)
+	for lo < hi {
+		batch, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, relationScanBatch, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, se := range batch {
+			hi = se.Pos - 1
+			e, err := eventFromStorage(v.r.ver, se)
+			if err != nil {
+				return nil, err
+			}
+			root, ok := threadRoot(e)
+			if !ok || ignored[e.Sender] {
+				continue
+			}
+			if e.Sender == dev.UserID {
+				participated[root] = true
+			}
+			if !seen[root] {
+				seen[root] = true
+				roots = append(roots, root)
+			}
+		}
+		if len(batch) < relationScanBatch {
+			break
+		}
+	}
+	resp := &ThreadsResponse{Chunk: []json.RawMessage{}}
+	n := 0
+	for _, id := range roots {
+		e, err := s.visibleEvent(ctx, v, id)
+		if err != nil {
+			var he *homeserver.Error
+			if errors.As(err, &he) {
+				continue // root not visible (or not an event of this room)
+			}
+			return nil, err
+		}
+		if ignored[e.Sender] || (req.Include == "participated" && !participated[id] && e.Sender != dev.UserID) {
+			continue
+		}
+		if n++; n <= offset {
+			continue
+		}
+		if len(resp.Chunk) == limit {
+			resp.NextBatch = "t" + strconv.Itoa(n-1)
+			break
+		}
+		resp.Chunk = append(resp.Chunk, e.JSON(dev.UserID, dev.DeviceID))
+	}
+	return resp, nil
+}
+
+// threadRoot returns the root event ID of an m.thread reply.
+func threadRoot(e *Event) (string, bool) {
+	var c struct {
+		Rel *struct {
+			EventID string `json:"event_id"`
+			RelType string `json:"rel_type"`
+		} `json:"m.relates_to"`
+	}
+	if json.Unmarshal(e.PDU.Content(), &c) != nil || c.Rel == nil || c.Rel.RelType != "m.thread" || c.Rel.EventID == "" {
+		return "", false
+	}
+	return c.Rel.EventID, true
 }
