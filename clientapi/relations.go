@@ -2,7 +2,9 @@ package clientapi
 
 import (
 	"net/http"
+	"strconv"
 
+	"scop/homeserver"
 	"scop/homeserver/rooms"
 )
 
@@ -15,6 +17,19 @@ func (rr *roomRoutes) relationRoutes(a *API) {
 	a.Handle(base+"/{relType}", Authed, rr.relations)
 	a.Handle(base+"/{relType}/{eventType}", Authed, rr.relations)
 	a.Handle("GET /_matrix/client/v1/rooms/{roomID}/threads", Authed, rr.threads)
+	a.Handle("GET /_matrix/client/v1/rooms/{roomID}/timestamp_to_event", Authed, rr.timestampToEvent)
+}
+
+func (rr *roomRoutes) timestampToEvent(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	if q.Get("ts") == "" || q.Get("dir") == "" {
+		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "ts and dir are required")
+	}
+	ts, err := strconv.ParseInt(q.Get("ts"), 10, 64)
+	if err != nil || ts < 0 {
+		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid ts")
+	}
+	return rr.svc.TimestampToEvent(r.Context(), MustDevice(r), r.PathValue("roomID"), ts, q.Get("dir"))
 }
 
 func (rr *roomRoutes) threads(r *http.Request) (any, error) {

@@ -168,3 +168,57 @@ func TestThreads(t *testing.T) {
 		})
 	}
 }
+
+func TestTimestampToEvent(t *testing.T) {
+	rs := newRoomsServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	eve := rs.AddUser(t, "eve", "pw-eve-12345")
+	roomID := rs.createRoom(t, alice, nil)
+	rs.send(t, alice, roomID, "first")
+	last := rs.send(t, alice, roomID, "last")
+	var created struct {
+		Chunk []struct {
+			EventID string `json:"event_id"`
+			TS      int64  `json:"origin_server_ts"`
+		} `json:"chunk"`
+	}
+	rs.Do(t, "GET", "/_matrix/client/v3/rooms/"+esc(roomID)+"/messages?dir=f&limit=1", alice.Token, nil, &created)
+	if len(created.Chunk) != 1 {
+		t.Fatal("no first event")
+	}
+	createEv, createTS := created.Chunk[0].EventID, created.Chunk[0].TS
+	base := "/_matrix/client/v1/rooms/" + esc(roomID) + "/timestamp_to_event"
+	for _, tc := range []struct {
+		name    string
+		as      clientapitest.User
+		query   string
+		status  int
+		errcode string
+		want    string
+	}{
+		{"newest before the future", alice, "?dir=b&ts=99999999999999", 200, "", last},
+		{"oldest after the past", alice, "?dir=f&ts=0", 200, "", createEv},
+		{"at the create event, backwards", alice, fmt.Sprintf("?dir=b&ts=%d", createTS-1), 404, "M_NOT_FOUND", ""},
+		{"nothing after the future", alice, "?dir=f&ts=99999999999999", 404, "M_NOT_FOUND", ""},
+		{"non-member", eve, "?dir=b&ts=1", 403, "M_FORBIDDEN", ""},
+		{"missing ts", alice, "?dir=b", 400, "M_MISSING_PARAM", ""},
+		{"missing dir", alice, "?ts=1", 400, "M_MISSING_PARAM", ""},
+		{"bad ts", alice, "?dir=b&ts=soon", 400, "M_INVALID_PARAM", ""},
+		{"bad dir", alice, "?dir=x&ts=1", 400, "M_INVALID_PARAM", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out struct {
+				EventID string `json:"event_id"`
+				TS      int64  `json:"origin_server_ts"`
+				Errcode string `json:"errcode"`
+			}
+			st := rs.Do(t, "GET", base+tc.query, tc.as.Token, nil, &out)
+			if st != tc.status || out.Errcode != tc.errcode || out.EventID != tc.want {
+				t.Errorf("status %d %+v, want %d %s %s", st, out, tc.status, tc.errcode, tc.want)
+			}
+			if st == 200 && out.TS == 0 {
+				t.Error("no origin_server_ts")
+			}
+		})
+	}
+}
