@@ -167,7 +167,7 @@ func (rr *roomRoutes) allState(r *http.Request) (any, error) {
 
 func (rr *roomRoutes) members(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	evs, err := rr.svc.Members(r.Context(), MustDevice(r), r.PathValue("roomID"), q.Get("membership"), q.Get("not_membership"))
+	evs, err := rr.svc.Members(r.Context(), MustDevice(r), r.PathValue("roomID"), roomsToken(q.Get("at")), q.Get("membership"), q.Get("not_membership"))
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,37 @@ func historyVisibility(e *Event) string {
 	return c.HistoryVisibility
 }
 
+// stateAtPos returns the room state after the last event at or below pos,
+// or the view's state when pos is beyond what the view shows.
+func (s *Service) stateAtPos(ctx context.Context, v view, pos int64) ([]*Event, error) {
+	if pos >= min(s.committedPos(), v.upTo) {
+		return s.state(ctx, v)
+	}
+	rows, err := s.db.RoomEvents(ctx, v.r.nid, 0, pos, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return []*Event{}, nil
+	}
+	last, err := eventFromStorage(v.r.ver, rows[0])
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.loadState(ctx, v.r.ver, last.StateBefore)
+	if err != nil {
+		return nil, err
+	}
+	if last.IsState() {
+		st[tuple{last.Type, *last.StateKey}] = last
+	}
+	out := make([]*Event, 0, len(st))
+	for _, e := range st {
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // state returns the state the view shows.
 func (s *Service) state(ctx context.Context, v view) ([]*Event, error) {
 	if v.leaveNID == 0 {
@@ -155,13 +186,24 @@ func sortEvents(evs []*Event) {
 
 // Members returns the room's member events, optionally filtered by
 // membership (GET /rooms/{roomId}/members).
-func (s *Service) Members(ctx context.Context, dev homeserver.Device, roomID, membership, notMembership string) ([]json.RawMessage, error) {
+// With at (a sync or pagination token) the members are those of the room
+// state at that point of the stream, bounded by what the caller may see.
+func (s *Service) Members(ctx context.Context, dev homeserver.Device, roomID, at, membership, notMembership string) ([]json.RawMessage, error) {
 	v, err := s.viewOf(ctx, dev.UserID, roomID)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.state(ctx, v)
-	if err != nil {
+	var st []*Event
+	if at != "" {
+		pos, _, err := parseToken(at)
+		if err != nil {
+			return nil, err
+		}
+		st, err = s.stateAtPos(ctx, v, pos)
+		if err != nil {
+			return nil, err
+		}
+	} else if st, err = s.state(ctx, v); err != nil {
 		return nil, err
 	}
 	sortEvents(st)
