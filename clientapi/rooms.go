@@ -52,6 +52,7 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	rr.receiptRoutes(a)
 	rr.directoryRoutes(a)
 	rr.relationRoutes(a)
+	rr.searchRoutes(a)
 }
 
 // decodeObject reads a JSON object body: M_NOT_JSON if malformed,
