@@ -53,6 +53,9 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	rr.directoryRoutes(a)
 	rr.relationRoutes(a)
 	rr.searchRoutes(a)
+	rr.knockRoutes(a)
+	rr.hierarchyRoutes(a)
+	rr.upgradeRoutes(a)
 }
 
 // decodeObject reads a JSON object body: M_NOT_JSON if malformed,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"scop/homeserver"
@@ -219,7 +220,25 @@ func (s *Service) CreateRoom(ctx context.Context, dev homeserver.Device, req Cre
 			"m.topic": map[string]any{"m.text": []map[string]string{{"mimetype": "text/plain", "body": req.Topic}}}}))
 	}
 
-	r := &room{nid: s.nextRoom.Add(1), ver: ver, state: stateMap{}, cur: stateMap{}, published: req.Visibility == "public"}
+	steps := []proto{
+		{Sender: creator, Type: spec.MRoomCreate, StateKey: strPtr(""), Content: createContent},
+		{Sender: creator, Type: spec.MRoomMember, StateKey: strPtr(creator), Content: me.content("join", false)},
+		{Sender: creator, Type: spec.MRoomPowerLevels, StateKey: strPtr(""), Content: plContent},
+	}
+	for _, o := range ordered {
+		steps = append(steps, proto{Sender: creator, Type: o.typ, StateKey: strPtr(o.key), Content: o.content})
+	}
+	for _, p := range inviteProfiles {
+		steps = append(steps, proto{Sender: creator, Type: spec.MRoomMember, StateKey: strPtr(p.userID), Content: p.content("invite", req.IsDirect)})
+	}
+	return s.createWith(ctx, ver, req.Visibility == "public", alias, steps)
+}
+
+// createWith builds a new room from steps (the first is its m.room.create
+// event), optionally with a local alias, writes it in one batch and
+// returns its ID once every event is durable.
+func (s *Service) createWith(ctx context.Context, ver gmsl.IRoomVersion, published bool, alias string, steps []proto) (string, error) {
+	r := &room{nid: s.nextRoom.Add(1), ver: ver, state: stateMap{}, cur: stateMap{}, published: published}
 	if !ver.DomainlessRoomIDs() {
 		r.id = "!" + randomString(18) + ":" + s.id.ServerName
 	}
@@ -232,40 +251,21 @@ func (s *Service) CreateRoom(ctx context.Context, dev homeserver.Device, req Cre
 	}()
 	b := &storage.Batch{}
 	var evs []*Event
-	add := func(p proto) error {
-		e, err := s.buildLocked(r, p, b)
-		if err != nil {
-			return err
-		}
-		evs = append(evs, e)
-		return nil
-	}
-	if err := add(proto{Sender: creator, Type: spec.MRoomCreate, StateKey: strPtr(""), Content: createContent}); err != nil {
-		return "", err
-	}
-	if alias != "" {
-		// Written with the events: a room and its alias appear together.
-		b.Aliases = append(b.Aliases, storage.Alias{Alias: alias, RoomID: r.id, Creator: creator})
-	}
 	fail := func(err error) (string, error) {
 		if len(b.Types)+len(b.StateKeys) > 0 {
 			s.commit.submit(&storage.Batch{Types: b.Types, StateKeys: b.StateKeys}, nil)
 		}
 		return "", err
 	}
-	steps := []proto{
-		{Sender: creator, Type: spec.MRoomMember, StateKey: strPtr(creator), Content: me.content("join", false)},
-		{Sender: creator, Type: spec.MRoomPowerLevels, StateKey: strPtr(""), Content: plContent},
-	}
-	for _, o := range ordered {
-		steps = append(steps, proto{Sender: creator, Type: o.typ, StateKey: strPtr(o.key), Content: o.content})
-	}
-	for _, p := range inviteProfiles {
-		steps = append(steps, proto{Sender: creator, Type: spec.MRoomMember, StateKey: strPtr(p.userID), Content: p.content("invite", req.IsDirect)})
-	}
-	for _, p := range steps {
-		if err := add(p); err != nil {
+	for i, p := range steps {
+		e, err := s.buildLocked(r, p, b)
+		if err != nil {
 			return fail(err)
+		}
+		evs = append(evs, e)
+		if i == 0 && alias != "" {
+			// Written with the events: a room and its alias appear together.
+			b.Aliases = append(b.Aliases, storage.Alias{Alias: alias, RoomID: r.id, Creator: p.Sender})
 		}
 	}
 	s.roomsMu.Lock()

@@ -45,12 +45,20 @@ func (s *Service) SetVisibility(ctx context.Context, dev homeserver.Device, room
 	if !dev.IsAdmin && !s.canSendState(ctx, dev.UserID, roomID, spec.MRoomCanonicalAlias) {
 		return homeserver.Errorf(homeserver.ErrForbidden, "You may not change the directory visibility of %s", roomID)
 	}
-	r, err := s.lockRoom(ctx, roomID)
+	r, err := s.room(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	return s.setPublished(ctx, r, visibility == "public")
+}
+
+// setPublished lists or unlists r in the public room directory.
+func (s *Service) setPublished(ctx context.Context, r *room, pub bool) error {
+	r, err := s.lockRoom(ctx, r.id)
 	if err != nil {
 		return err
 	}
 	defer r.mu.Unlock()
-	pub := visibility == "public"
 	if err := s.db.SetPublished(ctx, r.nid, pub); err != nil {
 		return err
 	}

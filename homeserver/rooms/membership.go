@@ -37,7 +37,8 @@ func (s *Service) Join(ctx context.Context, dev homeserver.Device, roomIDOrAlias
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.room(ctx, roomID); err != nil {
+	r, err := s.room(ctx, roomID)
+	if err != nil {
 		if errors.Is(err, errNoRoom) {
 			return "", homeserver.Errorf(homeserver.ErrNotFound, "Unknown room %s (federation is not available)", roomID)
 		}
@@ -46,12 +47,19 @@ func (s *Service) Join(ctx context.Context, dev homeserver.Device, roomIDOrAlias
 	if m := s.membershipOf(dev.UserID, roomID); m.membership == spec.Join {
 		return roomID, nil
 	}
+	authoriser, err := s.restrictedJoinAuthoriser(r, dev.UserID)
+	if err != nil {
+		return "", err
+	}
 	me, err := s.profileFor(ctx, dev.UserID)
 	if err != nil {
 		return "", err
 	}
-	_, err = s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: spec.MRoomMember, StateKey: &dev.UserID,
-		Content: withReason(me.content(spec.Join, false), reason)})
+	content := withReason(me.content(spec.Join, false), reason)
+	if authoriser != "" {
+		content = withField(content, "join_authorised_via_users_server", authoriser)
+	}
+	_, err = s.sendEvents(ctx, roomID, proto{Sender: dev.UserID, Type: spec.MRoomMember, StateKey: &dev.UserID, Content: content})
 	return roomID, err
 }
 
@@ -198,8 +206,13 @@ func withReason(content json.RawMessage, reason string) json.RawMessage {
 	if reason == "" {
 		return content
 	}
+	return withField(content, "reason", reason)
+}
+
+// withField sets one top-level field of a JSON object content.
+func withField(content json.RawMessage, key string, v any) json.RawMessage {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(content, &m)
-	m["reason"] = mustJSON(reason)
+	m[key] = mustJSON(v)
 	return mustJSON(m)
 }
