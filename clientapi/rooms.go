@@ -53,6 +53,7 @@ func (a *API) RegisterRooms(svc *rooms.Service) {
 	rr.directoryRoutes(a)
 	rr.relationRoutes(a)
 	rr.searchRoutes(a)
+	rr.slidingSyncRoutes(a)
 	rr.knockRoutes(a)
 	rr.hierarchyRoutes(a)
 	rr.upgradeRoutes(a)

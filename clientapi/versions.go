@@ -8,7 +8,7 @@ var Versions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4"}
 
 func (ar *accountRoutes) discoveryRoutes(a *API) {
 	a.Handle("GET /_matrix/client/versions", Public, func(r *http.Request) (any, error) {
-		return map[string]any{"versions": Versions, "unstable_features": map[string]bool{}}, nil
+		return map[string]any{"versions": Versions, "unstable_features": map[string]bool{slidingFeature: true}}, nil
 	})
 	a.Handle("GET /.well-known/matrix/client", Public, ar.wellKnown)
 	a.Handle("GET /capabilities", Authed, ar.capabilities)

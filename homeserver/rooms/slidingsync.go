@@ -1,0 +1,388 @@
+package rooms
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+)
+
+// Simplified sliding sync (MSC4186): POST
+// /_matrix/client/unstable/org.matrix.simplified_msc3575/sync. This file
+// holds the request and response shapes and the request parser; the
+// connection store is in slidingsync_conn.go and the response builder in
+// slidingsync_build.go.
+
+// Bounds on a request, so that one client cannot make the server hold or
+// compute without limit.
+const (
+	maxSlidingLists         = 64
+	maxSlidingRanges        = 32
+	maxSlidingRequiredState = 256
+	maxSlidingSubscriptions = 512
+	maxSlidingTimelineLimit = 100
+	maxSlidingConnIDLen     = 128
+	maxSlidingFilterItems   = 64
+)
+
+// SlidingRequest is a parsed sliding sync request.
+type SlidingRequest struct {
+	// Pos is the ?pos= of the previous response, "" to start a connection.
+	Pos string `json:"-"`
+	// Timeout is how long to wait for changes when nothing is new.
+	Timeout time.Duration `json:"-"`
+
+	ConnID            string                       `json:"conn_id"`
+	TxnID             string                       `json:"txn_id,omitempty"`
+	Lists             map[string]SlidingList       `json:"lists"`
+	RoomSubscriptions map[string]SlidingRoomConfig `json:"room_subscriptions"`
+	Extensions        SlidingExtensionsRequest     `json:"extensions"`
+}
+
+// SlidingRoomConfig is what a client wants of each room of a list or of a
+// subscription.
+type SlidingRoomConfig struct {
+	RequiredState [][]string `json:"required_state"`
+	TimelineLimit *int       `json:"timeline_limit"`
+}
+
+// SlidingList is one named list of the request.
+type SlidingList struct {
+	SlidingRoomConfig
+	Ranges  [][]int64       `json:"ranges"`
+	Filters *SlidingFilters `json:"filters"`
+}
+
+// SlidingFilters select the rooms of a list; unset fields select all.
+type SlidingFilters struct {
+	IsDM         *bool      `json:"is_dm"`
+	IsInvite     *bool      `json:"is_invite"`
+	IsEncrypted  *bool      `json:"is_encrypted"`
+	RoomTypes    *[]*string `json:"room_types"` // a null entry is a room without type
+	NotRoomTypes []*string  `json:"not_room_types"`
+	RoomNameLike string     `json:"room_name_like"`
+	Spaces       *[]string  `json:"spaces"`
+	Tags         *[]string  `json:"tags"`
+	NotTags      []string   `json:"not_tags"`
+}
+
+// SlidingExtensionsRequest enables the extensions.
+type SlidingExtensionsRequest struct {
+	ToDevice    *SlidingToDeviceRequest `json:"to_device"`
+	E2EE        *SlidingToggle          `json:"e2ee"`
+	AccountData *SlidingScopedExtension `json:"account_data"`
+	Receipts    *SlidingScopedExtension `json:"receipts"`
+	Typing      *SlidingScopedExtension `json:"typing"`
+}
+
+// SlidingToggle is an extension with only an enabled flag.
+type SlidingToggle struct {
+	Enabled *bool `json:"enabled"`
+}
+
+// On reports whether the extension is enabled.
+func (t *SlidingToggle) On() bool { return t != nil && t.Enabled != nil && *t.Enabled }
+
+// SlidingToDeviceRequest is the to_device extension request.
+type SlidingToDeviceRequest struct {
+	SlidingToggle
+	Since string `json:"since"`
+	Limit *int   `json:"limit"`
+}
+
+// On reports whether the extension is enabled (false when absent).
+func (t *SlidingToDeviceRequest) On() bool { return t != nil && t.SlidingToggle.On() }
+
+// SlidingScopedExtension is an extension that applies to some rooms: those
+// of the named lists and the named rooms ("*": all), all rooms of the
+// response when both are absent.
+type SlidingScopedExtension struct {
+	SlidingToggle
+	Lists *[]string `json:"lists"`
+	Rooms *[]string `json:"rooms"`
+}
+
+// On reports whether the extension is enabled (false when absent).
+func (t *SlidingScopedExtension) On() bool { return t != nil && t.SlidingToggle.On() }
+
+// SlidingResponse is the response body.
+type SlidingResponse struct {
+	Pos        string                       `json:"pos"`
+	TxnID      string                       `json:"txn_id,omitempty"`
+	Lists      map[string]SlidingListResult `json:"lists"`
+	Rooms      map[string]*SlidingRoom      `json:"rooms"`
+	Extensions SlidingExtensions            `json:"extensions"`
+}
+
+// SlidingListResult is a list's entry in the response.
+type SlidingListResult struct {
+	Count int `json:"count"`
+}
+
+// SlidingHero is a member shown for a room without a name.
+type SlidingHero struct {
+	UserID      string `json:"user_id"`
+	DisplayName string `json:"displayname,omitempty"`
+	AvatarURL   string `json:"avatar_url,omitempty"`
+}
+
+// SlidingRoom is one room of the response: everything on its first
+// appearance in the connection (Initial), what changed afterwards.
+type SlidingRoom struct {
+	Name              string            `json:"name,omitempty"`
+	Avatar            string            `json:"avatar,omitempty"`
+	Heroes            []SlidingHero     `json:"heroes,omitempty"`
+	IsDM              bool              `json:"is_dm,omitempty"`
+	Initial           bool              `json:"initial,omitempty"`
+	RequiredState     []json.RawMessage `json:"required_state,omitempty"`
+	Timeline          []json.RawMessage `json:"timeline,omitempty"`
+	PrevBatch         string            `json:"prev_batch,omitempty"`
+	Limited           bool              `json:"limited,omitempty"`
+	NumLive           *int              `json:"num_live,omitempty"`
+	BumpStamp         int64             `json:"bump_stamp"`
+	JoinedCount       *int              `json:"joined_count,omitempty"`
+	InvitedCount      *int              `json:"invited_count,omitempty"`
+	NotificationCount *int              `json:"notification_count,omitempty"`
+	HighlightCount    *int              `json:"highlight_count,omitempty"`
+	InviteState       []json.RawMessage `json:"invite_state,omitempty"`
+
+	// membership is the requester's membership, for the e2ee extension.
+	membership string
+}
+
+// Membership returns the requester's membership of the room in this response.
+func (r *SlidingRoom) Membership() string { return r.membership }
+
+// SlidingExtensions is the extensions section. ToDevice and E2EE are
+// filled by the layer that owns them (a SlidingHook).
+type SlidingExtensions struct {
+	ToDevice    any                    `json:"to_device,omitempty"`
+	E2EE        any                    `json:"e2ee,omitempty"`
+	AccountData *SlidingAccountData    `json:"account_data,omitempty"`
+	Receipts    *SlidingEphemeralRooms `json:"receipts,omitempty"`
+	Typing      *SlidingEphemeralRooms `json:"typing,omitempty"`
+}
+
+// SlidingAccountData is the account_data extension response.
+type SlidingAccountData struct {
+	Global []json.RawMessage            `json:"global"`
+	Rooms  map[string][]json.RawMessage `json:"rooms"`
+}
+
+// SlidingEphemeralRooms is the receipts or typing extension response: one
+// m.receipt or m.typing event per room.
+type SlidingEphemeralRooms struct {
+	Rooms map[string]json.RawMessage `json:"rooms"`
+}
+
+// ParseSlidingRequest decodes a request body: M_NOT_JSON for malformed
+// JSON, M_BAD_JSON for wrong types, M_INVALID_PARAM for values out of
+// range. Unknown fields are ignored, as everywhere in the Matrix API, so
+// that clients sending newer fields keep working.
+func ParseSlidingRequest(body []byte) (*SlidingRequest, error) {
+	req := &SlidingRequest{}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	if !json.Valid(body) {
+		return nil, homeserver.Errorf(homeserver.ErrNotJSON, "Request body is not JSON")
+	}
+	if t := bytes.TrimSpace(body); t[0] != '{' {
+		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Request body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Wrong type for %s", te.Field)
+		}
+		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Invalid request: %v", err)
+	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func invalid(format string, args ...any) error {
+	return homeserver.Errorf(homeserver.ErrInvalidParam, format, args...)
+}
+
+func (req *SlidingRequest) validate() error {
+	if len(req.ConnID) > maxSlidingConnIDLen {
+		return invalid("conn_id is too long")
+	}
+	if len(req.TxnID) > 255 {
+		return invalid("txn_id is too long")
+	}
+	if len(req.Lists) > maxSlidingLists {
+		return invalid("Too many lists (at most %d)", maxSlidingLists)
+	}
+	for name, l := range req.Lists {
+		if name == "" || len(name) > 64 {
+			return invalid("Invalid list name %q", name)
+		}
+		if err := l.SlidingRoomConfig.validate(); err != nil {
+			return fmt.Errorf("list %s: %w", name, err)
+		}
+		if len(l.Ranges) > maxSlidingRanges {
+			return invalid("List %s has too many ranges", name)
+		}
+		for _, r := range l.Ranges {
+			if len(r) != 2 || r[0] < 0 || r[1] < r[0] {
+				return invalid("List %s: a range is two indexes [start, end] with 0 <= start <= end", name)
+			}
+		}
+		if err := l.Filters.validate(); err != nil {
+			return fmt.Errorf("list %s: %w", name, err)
+		}
+	}
+	if len(req.RoomSubscriptions) > maxSlidingSubscriptions {
+		return invalid("Too many room subscriptions (at most %d)", maxSlidingSubscriptions)
+	}
+	for id, c := range req.RoomSubscriptions {
+		if _, err := spec.NewRoomID(id); err != nil || len(id) > 255 {
+			return invalid("Invalid room ID %q in room_subscriptions", id)
+		}
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("room subscription %s: %w", id, err)
+		}
+	}
+	x := req.Extensions
+	if td := x.ToDevice; td != nil {
+		if td.Limit != nil && *td.Limit < 0 {
+			return invalid("to_device limit must not be negative")
+		}
+		if td.Since != "" && !isDecimal(td.Since) {
+			return invalid("Invalid to_device since token %q", td.Since)
+		}
+	}
+	for _, s := range []*SlidingScopedExtension{x.AccountData, x.Receipts, x.Typing} {
+		if s == nil {
+			continue
+		}
+		if (s.Lists != nil && len(*s.Lists) > maxSlidingLists) || (s.Rooms != nil && len(*s.Rooms) > maxSlidingSubscriptions) {
+			return invalid("Too many lists or rooms in an extension")
+		}
+	}
+	return nil
+}
+
+func (c *SlidingRoomConfig) validate() error {
+	if len(c.RequiredState) > maxSlidingRequiredState {
+		return invalid("Too many required_state entries (at most %d)", maxSlidingRequiredState)
+	}
+	for _, e := range c.RequiredState {
+		if len(e) != 2 {
+			return invalid("A required_state entry is [event type, state key]")
+		}
+		if len(e[0]) > 255 || len(e[1]) > 255 || e[0] == "" {
+			return invalid("Invalid required_state entry %q", e)
+		}
+	}
+	if c.TimelineLimit != nil && *c.TimelineLimit < 0 {
+		return invalid("timeline_limit must not be negative")
+	}
+	return nil
+}
+
+func (f *SlidingFilters) validate() error {
+	if f == nil {
+		return nil
+	}
+	n := len(f.NotRoomTypes) + len(f.NotTags)
+	for _, l := range []*[]string{f.Spaces, f.Tags} {
+		if l != nil {
+			n += len(*l)
+		}
+	}
+	if f.RoomTypes != nil {
+		n += len(*f.RoomTypes)
+	}
+	if n > maxSlidingFilterItems || len(f.RoomNameLike) > 255 {
+		return invalid("Filters are too large")
+	}
+	return nil
+}
+
+func isDecimal(s string) bool {
+	if s == "" || len(s) > 18 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// timelineLimit is the configured limit, capped.
+func (c *SlidingRoomConfig) timelineLimit() int {
+	if c.TimelineLimit == nil {
+		return 0
+	}
+	return min(*c.TimelineLimit, maxSlidingTimelineLimit)
+}
+
+// stateSpec is a compiled required_state: which state events a room's
+// response carries.
+type stateSpec struct {
+	all      bool                       // ["*", "*"]
+	types    map[string]map[string]bool // type → keys; key "*" for all keys
+	anyType  map[string]bool            // ["*", key]
+	lazy     bool                       // ["m.room.member", "$LAZY"]
+	entries  []string                   // canonical form, for change detection
+	hasState bool
+}
+
+// merge adds a config's required_state (with $ME resolved to userID).
+func (sp *stateSpec) merge(c SlidingRoomConfig, userID string) {
+	if sp.types == nil {
+		sp.types, sp.anyType = map[string]map[string]bool{}, map[string]bool{}
+	}
+	for _, e := range c.RequiredState {
+		typ, key := e[0], e[1]
+		if key == "$ME" {
+			key = userID
+		}
+		sp.hasState = true
+		switch {
+		case typ == "*" && key == "*":
+			sp.all = true
+		case typ == spec.MRoomMember && key == "$LAZY":
+			sp.lazy = true
+		case typ == "*":
+			sp.anyType[key] = true
+		default:
+			if sp.types[typ] == nil {
+				sp.types[typ] = map[string]bool{}
+			}
+			sp.types[typ][key] = true
+		}
+		sp.entries = append(sp.entries, typ+"\x00"+key)
+	}
+}
+
+// key is a canonical string of the spec: two requests asking for the same
+// state give the same key.
+func (sp *stateSpec) key() string {
+	e := slices.Clone(sp.entries)
+	slices.Sort(e)
+	return strings.Join(slices.Compact(e), "\x01")
+}
+
+// matches reports whether the state event (typ, key) is required.
+func (sp *stateSpec) matches(typ, key string) bool {
+	if sp.all || sp.anyType[key] {
+		return true
+	}
+	keys := sp.types[typ]
+	return keys["*"] || keys[key]
+}

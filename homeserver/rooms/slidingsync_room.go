@@ -1,0 +1,199 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"scop/homeserver"
+)
+
+// maxHeroes is how many members describe a room without a name.
+const maxHeroes = 5
+
+// slidingRoom builds one room of the response, or nil when the client
+// already has everything of it. old is what the connection sent before
+// (nil: the room is new to it); connSince is the stream position of the
+// previous response (for num_live). It returns what the client has after
+// this response.
+func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *windowRoom, old *sentRoom, hadPrev bool,
+	connSince, pos int64, ignored map[string]bool) (*SlidingRoom, sentRoom, error) {
+	c, r, m := w.c, w.c.r, w.c.m
+	stateKey := w.spec.key()
+	// A room is sent in full on its first appearance, after the user's
+	// invite turned into a membership, and when a larger timeline is
+	// asked for than the one sent (the client replaces what it has).
+	initial := old == nil || w.limit > old.limit || (old.membership == spec.Invite && m.membership != spec.Invite)
+	hi := pos
+	if m.membership == spec.Leave || m.membership == spec.Ban {
+		hi = m.pos
+	}
+	sent := sentRoom{pos: hi, limit: w.limit, stateKey: stateKey, membership: m.membership}
+	if !initial {
+		sent.limit = max(w.limit, old.limit)
+	}
+	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm, membership: m.membership}
+
+	if m.membership == spec.Invite {
+		if !initial && old.membership == spec.Invite {
+			return nil, sent, nil
+		}
+		out.Initial = true
+		out.InviteState = inviteState(r, dev.UserID)
+		return out, sent, nil
+	}
+
+	var roomSince int64
+	if !initial {
+		roomSince = old.pos
+	}
+	r.view.RLock()
+	last := min(r.lastPos, hi)
+	var ownReceipt int64
+	for _, typ := range []string{"m.read", "m.read.private"} {
+		if rc, ok := r.receipts[receiptKey{dev.UserID, typ, ""}]; ok {
+			ownReceipt = max(ownReceipt, rc.Pos)
+		}
+	}
+	r.view.RUnlock()
+	stateChanged := !initial && stateKey != old.stateKey
+	if !initial && !stateChanged && last <= roomSince && m.pos <= roomSince && ownReceipt <= roomSince {
+		return nil, sent, nil
+	}
+
+	// Timeline: the newest events after what the client has.
+	v, err := s.memberView(ctx, r, m, dev.UserID, hi)
+	if err != nil {
+		return nil, sent, err
+	}
+	tf := (*RoomEventFilter)(nil).withIgnored(ignored)
+	evs, limited, err := s.timeline(ctx, v, roomSince, hi, w.limit, tf)
+	if err != nil {
+		return nil, sent, err
+	}
+	out.Limited = limited
+	out.Timeline = make([]json.RawMessage, 0, len(evs))
+	senders := map[string]bool{}
+	live := 0
+	for _, e := range evs {
+		out.Timeline = append(out.Timeline, e.JSON(dev.UserID, dev.DeviceID))
+		senders[e.Sender] = true
+		if hadPrev && e.Pos > connSince {
+			live++
+		}
+	}
+	if len(evs) > 0 {
+		out.PrevBatch = formatToken(evs[0].Pos - 1)
+	} else if initial || limited {
+		out.PrevBatch = formatToken(hi)
+	}
+	out.NumLive = &live
+
+	// Required state: all of it that matches on first sight (or when the
+	// client asks for more), afterwards what changed, and the members
+	// of the timeline's senders under $LAZY.
+	st := r.currentState()
+	sortEvents(st)
+	joined, invited := 0, 0
+	var members []*Event
+	membersChanged := initial
+	sentIDs := map[string]bool{}
+	for _, e := range st {
+		if e.Pos > hi {
+			continue
+		}
+		if e.Type == spec.MRoomMember {
+			switch e.Membership() {
+			case spec.Join:
+				joined++
+				members = append(members, e)
+			case spec.Invite:
+				invited++
+				members = append(members, e)
+			}
+			if e.Pos > roomSince {
+				membersChanged = true
+			}
+		}
+		fresh := initial || stateChanged || e.Pos > roomSince
+		lazy := w.spec.lazy && e.Type == spec.MRoomMember && senders[*e.StateKey]
+		if (fresh && w.spec.matches(e.Type, *e.StateKey)) || lazy {
+			out.RequiredState = append(out.RequiredState, e.JSON(dev.UserID, dev.DeviceID))
+			sentIDs[e.ID] = true
+		}
+		switch e.Type {
+		case spec.MRoomName:
+			if fresh {
+				out.Name = stateString(r, spec.MRoomName, "name")
+			}
+		case spec.MRoomAvatar:
+			if fresh {
+				out.Avatar = stateString(r, spec.MRoomAvatar, "url")
+			}
+		}
+	}
+	if c.name == "" && membersChanged {
+		out.Heroes = heroes(members, dev.UserID)
+	}
+	out.JoinedCount, out.InvitedCount = &joined, &invited
+	if m.membership == spec.Join {
+		u, err := s.unread(ctx, r, dev.UserID, m.joinedAt, pos)
+		if err != nil {
+			return nil, sent, err
+		}
+		out.NotificationCount, out.HighlightCount = &u.Notification, &u.Highlight
+	}
+	return out, sent, nil
+}
+
+// heroes picks up to maxHeroes other members, joined before invited, in
+// state order.
+func heroes(members []*Event, self string) []SlidingHero {
+	out := []SlidingHero{}
+	for _, want := range []string{spec.Join, spec.Invite} {
+		for _, e := range members {
+			if len(out) == maxHeroes {
+				return out
+			}
+			if *e.StateKey == self || e.Membership() != want {
+				continue
+			}
+			var c struct {
+				DisplayName string `json:"displayname"`
+				AvatarURL   string `json:"avatar_url"`
+			}
+			_ = json.Unmarshal(e.PDU.Content(), &c)
+			out = append(out, SlidingHero{UserID: *e.StateKey, DisplayName: c.DisplayName, AvatarURL: c.AvatarURL})
+		}
+	}
+	return out
+}
+
+// slidingAccountData builds the account_data extension: global data and
+// that of the rooms in scope changed since the previous response, all of
+// it for a new connection and for rooms the response sends in full.
+func (s *Service) slidingAccountData(ctx context.Context, dev homeserver.Device, fresh bool, global []adEntry,
+	perRoom map[string][]adEntry, resp *SlidingResponse, inScope map[string]bool, pos int64) (*SlidingAccountData, error) {
+	out := &SlidingAccountData{Global: []json.RawMessage{}, Rooms: map[string][]json.RawMessage{}}
+	for _, a := range global {
+		out.Global = append(out.Global, a.json())
+	}
+	var all map[string][]adEntry
+	for id := range inScope {
+		entries := perRoom[id]
+		if r := resp.Rooms[id]; r != nil && r.Initial && !fresh {
+			if all == nil {
+				var err error
+				if _, all, err = s.accountDataSince(ctx, dev.UserID, 0, pos); err != nil {
+					return nil, err
+				}
+			}
+			entries = all[id]
+		}
+		for _, a := range entries {
+			out.Rooms[id] = append(out.Rooms[id], a.json())
+		}
+	}
+	return out, nil
+}
