@@ -64,9 +64,17 @@ func validateProto(ver gmsl.IRoomVersion, p proto) error {
 }
 
 // buildPDU builds, hashes, signs and authorises an event with the given
-// prev_events and depth against auth (the state before it). It touches
+// prev_events and depth against auth (the state before it), and returns
+// its client format when the fast path rendered it (else nil). It touches
 // no room state, so it may run outside the room lock.
-func (s *Service) buildPDU(ver gmsl.IRoomVersion, roomID string, p proto, prev []string, depth int64, auth gmsl.AuthEventProvider) (gmsl.PDU, error) {
+func (s *Service) buildPDU(ver gmsl.IRoomVersion, roomID string, p proto, prev []string, depth int64, auth gmsl.AuthEventProvider) (gmsl.PDU, []byte, error) {
+	now := time.Now()
+	if pdu, client, ok := s.fastBuild(ver, roomID, p, prev, depth, auth, now); ok {
+		if err := allowedFast(pdu, auth); err != nil {
+			return nil, nil, err
+		}
+		return pdu, client, nil
+	}
 	if p.Type == spec.MRoomCreate && p.StateKey != nil && *p.StateKey == "" && ver.DomainlessRoomIDs() {
 		roomID = "" // v12: the room ID is derived from the create event
 	}
@@ -75,21 +83,21 @@ func (s *Service) buildPDU(ver gmsl.IRoomVersion, roomID string, p proto, prev [
 		Redacts: p.Redacts, PrevEvents: prev, Depth: depth,
 	})
 	if err := eb.AddAuthEvents(auth); err != nil {
-		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
+		return nil, nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
 	}
-	pdu, err := eb.Build(time.Now(), spec.ServerName(s.id.ServerName), gmsl.KeyID(s.id.KeyID), s.id.Key)
+	pdu, err := eb.Build(now, spec.ServerName(s.id.ServerName), gmsl.KeyID(s.id.KeyID), s.id.Key)
 	if err != nil {
 		var ve gmsl.EventValidationError
 		var vp *gmsl.EventValidationError
 		if (errors.As(err, &ve) && ve.Code == gmsl.EventValidationTooLarge) || (errors.As(err, &vp) && vp.Code == gmsl.EventValidationTooLarge) {
-			return nil, &homeserver.Error{Code: homeserver.ErrTooLarge, Message: "Event too large", Status: 413}
+			return nil, nil, &homeserver.Error{Code: homeserver.ErrTooLarge, Message: "Event too large", Status: 413}
 		}
-		return nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
+		return nil, nil, homeserver.Errorf(homeserver.ErrBadJSON, "Cannot build event: %v", err)
 	}
 	if err := allowed(pdu, auth); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pdu, nil
+	return pdu, nil, nil
 }
 
 // allowed runs the auth rules: M_FORBIDDEN when not allowed, M_BAD_JSON
@@ -105,11 +113,14 @@ func allowed(pdu gmsl.PDU, auth gmsl.AuthEventProvider) error {
 	return nil
 }
 
-// newEvent wraps a built PDU.
-func (s *Service) newEvent(pdu gmsl.PDU, p proto, stateBefore int64) (*Event, error) {
-	client, err := clientJSON(pdu)
-	if err != nil {
-		return nil, err
+// newEvent wraps a built PDU; client is its client format if already
+// rendered.
+func (s *Service) newEvent(pdu gmsl.PDU, client []byte, p proto, stateBefore int64) (*Event, error) {
+	if client == nil {
+		var err error
+		if client, err = clientJSON(pdu); err != nil {
+			return nil, err
+		}
 	}
 	return &Event{
 		NID: s.nextEvent.Add(1), ID: pdu.EventID(), PDU: pdu, Type: pdu.Type(), StateKey: pdu.StateKey(),
@@ -126,14 +137,14 @@ func (s *Service) buildLocked(r *room, p proto, b *storage.Batch) (*Event, error
 		return nil, err
 	}
 	prev := r.prevEvents()
-	pdu, err := s.buildPDU(r.ver, r.id, p, prev, r.depth+1, authProvider(r.state))
+	pdu, client, err := s.buildPDU(r.ver, r.id, p, prev, r.depth+1, authProvider(r.state))
 	if err != nil {
 		return nil, err
 	}
 	if r.id == "" {
 		r.id = pdu.RoomID().String()
 	}
-	e, err := s.newEvent(pdu, p, r.snapshot)
+	e, err := s.newEvent(pdu, client, p, r.snapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -240,11 +251,11 @@ func (s *Service) sendMessage(ctx context.Context, roomID string, p proto) (*Eve
 	if err != nil {
 		return nil, err
 	}
-	pdu, err := s.buildPDU(r.ver, roomID, p, prev, depth, auth)
+	pdu, client, err := s.buildPDU(r.ver, roomID, p, prev, depth, auth)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.newEvent(pdu, p, snap)
+	e, err := s.newEvent(pdu, client, p, snap)
 	if err != nil {
 		return nil, err
 	}
