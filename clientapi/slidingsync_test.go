@@ -552,3 +552,26 @@ func TestSlidingSyncIsAdvertised(t *testing.T) {
 		t.Errorf("unstable_features %v", out.Unstable)
 	}
 }
+
+func TestSlidingSyncStickySubscriptions(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	sub := rs.createRoom(t, alice, nil)
+	top := rs.createRoom(t, alice, nil)
+	noList := map[string]any{}
+	s0 := rs.sliding(t, alice, "", map[string]any{"room_subscriptions": map[string]any{sub: map[string]any{"timeline_limit": 1}}})
+	if _, ok := s0.Rooms[sub]; !ok || len(s0.Rooms) != 1 {
+		t.Fatalf("subscribed rooms %v", s0.Rooms)
+	}
+	rs.send(t, alice, sub, "still subscribed")
+	rs.send(t, alice, top, "not subscribed")
+	s1 := rs.sliding(t, alice, "timeout=0&pos="+s0.Pos, noList)
+	if got := timelineBodies(s1.Rooms[sub]); !slices.Equal(got, []string{"still subscribed"}) || len(s1.Rooms) != 1 {
+		t.Errorf("subscription not kept: %v", s1.Rooms)
+	}
+	s2 := rs.sliding(t, alice, "timeout=0&pos="+s1.Pos, map[string]any{"unsubscribe_rooms": []string{sub}})
+	rs.send(t, alice, sub, "after unsubscribing")
+	if s3 := rs.sliding(t, alice, "timeout=0&pos="+s2.Pos, noList); len(s3.Rooms) != 0 {
+		t.Errorf("unsubscribed room sent: %v", s3.Rooms)
+	}
+}

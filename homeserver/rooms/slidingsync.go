@@ -43,7 +43,11 @@ type SlidingRequest struct {
 	TxnID             string                       `json:"txn_id,omitempty"`
 	Lists             map[string]SlidingList       `json:"lists"`
 	RoomSubscriptions map[string]SlidingRoomConfig `json:"room_subscriptions"`
-	Extensions        SlidingExtensionsRequest     `json:"extensions"`
+	// UnsubscribeRooms ends subscriptions of earlier requests: a
+	// subscription stays on the connection until then, as matrix-js-sdk
+	// sends each only once (clients that repeat them lose nothing).
+	UnsubscribeRooms []string                 `json:"unsubscribe_rooms"`
+	Extensions       SlidingExtensionsRequest `json:"extensions"`
 }
 
 // SlidingRoomConfig is what a client wants of each room of a list or of a
@@ -253,6 +257,9 @@ func (req *SlidingRequest) validate() error {
 		if err := c.validate(); err != nil {
 			return fmt.Errorf("room subscription %s: %w", id, err)
 		}
+	}
+	if len(req.UnsubscribeRooms) > maxSlidingSubscriptions {
+		return invalid("Too many rooms in unsubscribe_rooms")
 	}
 	x := req.Extensions
 	if td := x.ToDevice; td != nil {

@@ -133,13 +133,27 @@ type windowRoom struct {
 
 func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *SlidingRequest, prev *slidingSnap,
 	pos, typ int64) (*SlidingResponse, *slidingSnap, bool, error) {
-	next := &slidingSnap{pos: pos, typing: typ, rooms: map[string]sentRoom{}, counts: map[string]int{}, dm: map[string]bool{}}
+	next := &slidingSnap{pos: pos, typing: typ, rooms: map[string]sentRoom{}, counts: map[string]int{}, dm: map[string]bool{},
+		subs: map[string]SlidingRoomConfig{}}
 	var since, sinceTyping int64
 	if prev != nil {
 		since, sinceTyping = prev.pos, prev.typing
 		maps.Copy(next.rooms, prev.rooms)
 		next.dm = prev.dm
+		maps.Copy(next.subs, prev.subs)
 	}
+	for _, id := range req.UnsubscribeRooms {
+		delete(next.subs, id)
+	}
+	for id := range next.subs {
+		if len(next.subs)+len(req.RoomSubscriptions) <= maxSlidingSubscriptions {
+			break
+		}
+		if _, again := req.RoomSubscriptions[id]; !again {
+			delete(next.subs, id)
+		}
+	}
+	maps.Copy(next.subs, req.RoomSubscriptions)
 	resp := &SlidingResponse{TxnID: req.TxnID, Lists: map[string]SlidingListResult{}, Rooms: map[string]*SlidingRoom{}}
 	ignored, err := s.ignoredUsers(ctx, dev.UserID)
 	if err != nil {
@@ -184,7 +198,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 			}
 		}
 	}
-	for id, cfg := range req.RoomSubscriptions {
+	for id, cfg := range next.subs {
 		if c := byID[id]; c != nil {
 			add(c, cfg)
 		}
@@ -209,7 +223,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 	}
 	x := req.Extensions
 	if x.AccountData.On() {
-		ad, err := s.slidingAccountData(ctx, dev, prev == nil, global, perRoom, resp, scope(x.AccountData, window, listRooms, req), pos)
+		ad, err := s.slidingAccountData(ctx, dev, prev == nil, global, perRoom, resp, scope(x.AccountData, window, listRooms, next.subs), pos)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -218,7 +232,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 	}
 	if x.Receipts.On() {
 		rc := &SlidingEphemeralRooms{Rooms: map[string]json.RawMessage{}}
-		for id := range scope(x.Receipts, window, listRooms, req) {
+		for id := range scope(x.Receipts, window, listRooms, next.subs) {
 			from := since
 			if r := resp.Rooms[id]; r != nil && r.Initial {
 				from = 0
@@ -232,7 +246,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 	}
 	if x.Typing.On() {
 		ty := &SlidingEphemeralRooms{Rooms: map[string]json.RawMessage{}}
-		for id := range scope(x.Typing, window, listRooms, req) {
+		for id := range scope(x.Typing, window, listRooms, next.subs) {
 			from := sinceTyping
 			if r := resp.Rooms[id]; r != nil && r.Initial {
 				from = 0
@@ -248,7 +262,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 }
 
 // scope is the set of window rooms an extension applies to.
-func scope(x *SlidingScopedExtension, window map[string]*windowRoom, listRooms map[string][]string, req *SlidingRequest) map[string]bool {
+func scope(x *SlidingScopedExtension, window map[string]*windowRoom, listRooms map[string][]string, subs map[string]SlidingRoomConfig) map[string]bool {
 	out := map[string]bool{}
 	if x.Lists == nil && x.Rooms == nil {
 		for id := range window {
@@ -270,7 +284,7 @@ func scope(x *SlidingScopedExtension, window map[string]*windowRoom, listRooms m
 	if x.Rooms != nil {
 		for _, id := range *x.Rooms {
 			if id == "*" {
-				for sub := range req.RoomSubscriptions {
+				for sub := range subs {
 					if window[sub] != nil {
 						out[sub] = true
 					}

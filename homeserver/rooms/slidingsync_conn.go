@@ -56,6 +56,7 @@ type slidingSnap struct {
 	rooms       map[string]sentRoom
 	counts      map[string]int
 	dm          map[string]bool // rooms of m.direct
+	subs        map[string]SlidingRoomConfig
 }
 
 // sentRoom is what the client has of one room.
