@@ -405,6 +405,25 @@ func TestRooms_UpgradeEdges(t *testing.T) {
 			c.Errorf("tombstone %v", ts)
 		}
 	})
+	run(t, "AdditionalCreators", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.createRoom(map[string]any{"room_version": "12", "preset": "public_chat"})
+		b.join(room)
+		a.MustErr("POST", cs("/rooms/%s/upgrade", room), map[string]any{"new_version": "12", "additional_creators": []string{"nope"}}, 400, "M_INVALID_PARAM")
+		a.MustErr("POST", cs("/rooms/%s/upgrade", room), map[string]any{"new_version": "11", "additional_creators": []string{b.UserID}}, 400, "M_INVALID_PARAM")
+		nr := str(a.Must("POST", cs("/rooms/%s/upgrade", room), map[string]any{"new_version": "12", "additional_creators": []string{b.UserID}}), "replacement_room")
+		if cr := a.state(nr, "m.room.create", ""); !contains(cr["additional_creators"], b.UserID) {
+			c.Errorf("additional_creators not set: %v", cr)
+		}
+		b.join(nr)
+		// As a creator b has unbounded power in the new room.
+		b.setState(nr, "m.room.name", "", map[string]any{"name": "renamed by b"})
+		// v12 to v12 again: a, a creator of the old room only, keeps top power.
+		nr2 := str(b.Must("POST", cs("/rooms/%s/upgrade", nr), map[string]any{"new_version": "12"}), "replacement_room")
+		if pl := b.state(nr2, "m.room.power_levels", ""); toInt(get(pl, "users", a.UserID)) < 100 || get(pl, "users", b.UserID) != nil {
+			c.Errorf("power levels after v12 upgrade by b: %v", pl)
+		}
+	})
 	run(t, "SpaceKeepsTypeAndChildren", func(c *T) {
 		a := c.user()
 		s := a.createRoom(map[string]any{"preset": "public_chat", "room_version": "11", "creation_content": map[string]any{"type": "m.space"}})

@@ -231,8 +231,9 @@ func upgradePowerLevels(old *room, ver gmsl.IRoomVersion, sender string, creator
 	for u, l := range parsed.Users {
 		users[u] = l
 	}
-	if old.ver.PrivilegedCreators() && !ver.PrivilegedCreators() {
-		// The old room's creators had unbounded power: keep them on top.
+	if old.ver.PrivilegedCreators() {
+		// The old room's creators had unbounded power: keep them on top
+		// (those who are creators of the new room are removed below).
 		top := int64(100)
 		for _, l := range users {
 			top = max(top, l)
