@@ -2,65 +2,57 @@ package clientapi
 
 import (
 	"net/http"
-	"sync"
-	"time"
 
 	"scop/homeserver"
+	"scop/homeserver/rooms"
 )
 
-// presenceStore keeps each user's last set presence in memory. Presence is
-// ephemeral by nature; after a restart users read as offline until their
-// clients set it again, which they do on every start.
+// presenceStore holds the presence tracker shared by the presence routes
+// and /sync (set_presence, the presence section). Presence lives in
+// memory only (see rooms.Presence): it is ephemeral, so setting it never
+// waits for a disk write.
 type presenceStore struct {
-	mu    sync.Mutex
-	state map[string]presence
+	p *rooms.Presence
 }
 
-type presence struct {
-	Presence  string
-	StatusMsg *string
-	Set       time.Time
+// presenceTracker returns the API's tracker, creating it on first use
+// (the account routes and the room routes may register in either order).
+func (a *API) presenceTracker() *rooms.Presence {
+	if a.presence == nil {
+		a.presence = &presenceStore{p: rooms.NewPresence()}
+	}
+	return a.presence.p
 }
 
-// PresenceOf returns a user's last set presence (for /sync's presence
-// section): state, status message and milliseconds since it was set; ok
-// is false when the user has set none since the server started.
+// PresenceOf returns a user's last set presence: state, status message
+// and milliseconds since it was set; ok is false when the user has set
+// none since the server started.
 func (a *API) PresenceOf(userID string) (state, statusMsg string, agoMS int64, ok bool) {
 	if a.presence == nil {
 		return "", "", 0, false
 	}
-	a.presence.mu.Lock()
-	p, ok := a.presence.state[userID]
-	a.presence.mu.Unlock()
+	st, ok := a.presence.p.Get(userID)
 	if !ok {
 		return "", "", 0, false
 	}
-	if p.StatusMsg != nil {
-		statusMsg = *p.StatusMsg
+	if st.StatusMsg != nil {
+		statusMsg = *st.StatusMsg
 	}
-	return p.Presence, statusMsg, time.Since(p.Set).Milliseconds(), true
+	return st.Presence, statusMsg, st.LastActiveAgo, true
 }
 
 func (ar *accountRoutes) presenceRoutes(a *API) {
-	ps := &presenceStore{state: map[string]presence{}}
-	a.presence = ps
+	ps := a.presenceTracker()
 	a.Handle("GET /presence/{userID}/status", Authed, func(r *http.Request) (any, error) {
 		user := r.PathValue("userID")
-		ps.mu.Lock()
-		p, ok := ps.state[user]
-		ps.mu.Unlock()
+		st, ok := ps.Get(user)
 		if !ok {
 			if _, _, err := ar.acc.Profile(r.Context(), user); err != nil {
 				return nil, err
 			}
 			return map[string]any{"presence": "offline"}, nil
 		}
-		out := map[string]any{"presence": p.Presence, "last_active_ago": time.Since(p.Set).Milliseconds(),
-			"currently_active": p.Presence == "online"}
-		if p.StatusMsg != nil {
-			out["status_msg"] = *p.StatusMsg
-		}
-		return out, nil
+		return st, nil
 	})
 	a.Handle("PUT /presence/{userID}/status", Authed, func(r *http.Request) (any, error) {
 		user := r.PathValue("userID")
@@ -74,19 +66,16 @@ func (ar *accountRoutes) presenceRoutes(a *API) {
 		if err := DecodeJSON(r, &req); err != nil {
 			return nil, err
 		}
-		switch req.Presence {
-		case "online", "offline", "unavailable":
-		case "":
+		switch {
+		case req.Presence == "":
 			return nil, homeserver.Errorf(homeserver.ErrMissingParam, "presence is required")
-		default:
+		case !rooms.ValidPresence(req.Presence):
 			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "presence must be online, offline or unavailable")
 		}
 		if req.StatusMsg != nil && len(*req.StatusMsg) > 1024 {
 			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "status_msg is too long")
 		}
-		ps.mu.Lock()
-		ps.state[user] = presence{Presence: req.Presence, StatusMsg: req.StatusMsg, Set: time.Now()}
-		ps.mu.Unlock()
+		ps.Set(user, req.Presence, req.StatusMsg)
 		return struct{}{}, nil
 	})
 }

@@ -13,6 +13,7 @@ import (
 )
 
 func (rr *roomRoutes) syncRoutes(a *API) {
+	rr.svc.UsePresence(a.presenceTracker())
 	a.Handle("GET /sync", Authed, rr.sync)
 	a.Handle("POST /user/{userID}/filter", Authed, rr.createFilter)
 	a.Handle("GET /user/{userID}/filter/{filterID}", Authed, rr.getFilter)
@@ -51,13 +52,12 @@ func (rr *roomRoutes) sync(r *http.Request) (any, error) {
 		}
 		req.Timeout = time.Duration(min(ms, 3_600_000)) * time.Millisecond
 	}
-	// set_presence is validated but otherwise unused: presence is not
-	// tracked from sync.
-	switch q.Get("set_presence") {
-	case "", "online", "offline", "unavailable":
-	default:
+	// set_presence (default online) marks the user's presence before the
+	// rooms part is built, so the answer's token covers the change.
+	if p := q.Get("set_presence"); p != "" && !rooms.ValidPresence(p) {
 		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "set_presence must be online, offline or unavailable")
 	}
+	req.SetPresence = q.Get("set_presence")
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {

@@ -63,9 +63,9 @@ func (s *Service) Messages(ctx context.Context, dev homeserver.Device, roomID st
 	}
 	limit = min(limit, 1000)
 	resp := &MessagesResponse{Chunk: []json.RawMessage{}, Start: formatToken(from)}
-	lo, hi := max(v.from-1, 0), min(from, now) // window (lo, hi]
+	lo, hi := int64(0), min(from, now) // window (lo, hi]
 	if !backwards {
-		lo, hi = max(from, v.from-1), now
+		lo, hi = from, now
 	}
 	if to >= 0 {
 		if backwards {
@@ -75,44 +75,27 @@ func (s *Service) Messages(ctx context.Context, dev homeserver.Device, roomID st
 		}
 	}
 	senders := map[string]bool{}
-	exhausted := false
-page:
-	for {
-		if lo >= hi {
-			exhausted = true
-			break
+	fetch := limit + 1
+	if req.Filter.restricts() {
+		fetch = max(fetch, 100)
+	}
+	exhausted, err := s.scan(ctx, v, lo, hi, backwards, fetch, func(e *Event) (bool, error) {
+		if len(resp.Chunk) == limit {
+			return false, nil
 		}
-		fetch := limit - len(resp.Chunk) + 1
-		if req.Filter.restricts() {
-			fetch = max(fetch, 100)
+		if backwards {
+			hi = e.Pos - 1
+		} else {
+			lo = e.Pos
 		}
-		batch, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, fetch, backwards)
-		if err != nil {
-			return nil, err
-		}
-		for _, se := range batch {
-			if len(resp.Chunk) == limit {
-				break page
-			}
-			if backwards {
-				hi = se.Pos - 1
-			} else {
-				lo = se.Pos
-			}
-			e, err := eventFromStorage(v.r.ver, se)
-			if err != nil {
-				return nil, err
-			}
-			if !req.Filter.allowsEvent(e) {
-				continue
-			}
+		if req.Filter.allowsEvent(e) {
 			senders[e.Sender] = true
 			resp.Chunk = append(resp.Chunk, e.JSON(dev.UserID, dev.DeviceID))
 		}
-		if len(batch) < fetch {
-			exhausted = true
-			break
-		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case backwards && !exhausted:
@@ -177,27 +160,25 @@ func (s *Service) Context(ctx context.Context, dev homeserver.Device, roomID, ev
 		if n == 0 {
 			return edge, nil
 		}
-		evs, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, n, backwards)
-		if err != nil {
-			return 0, err
-		}
-		for _, se := range evs {
-			ev, err := eventFromStorage(v.r.ver, se)
-			if err != nil {
-				return 0, err
+		seen := 0
+		_, err := s.scan(ctx, v, lo, hi, backwards, n, func(ev *Event) (bool, error) {
+			if seen == n {
+				return false, nil
 			}
+			seen++
 			if backwards {
-				edge = se.Pos - 1
+				edge = ev.Pos - 1
 			} else {
-				edge = se.Pos
+				edge = ev.Pos
 			}
 			if filter.allowsEvent(ev) {
 				*out = append(*out, ev.JSON(dev.UserID, dev.DeviceID))
 			}
-		}
-		return edge, nil
+			return true, nil
+		})
+		return edge, err
 	}
-	start, err := collect(max(v.from-1, 0), e.Pos-1, nBefore, true, &resp.EventsBefore)
+	start, err := collect(0, e.Pos-1, nBefore, true, &resp.EventsBefore)
 	if err != nil {
 		return nil, err
 	}

@@ -16,14 +16,19 @@ import (
 	"scop/homeserver/storage"
 )
 
-// view is what a user may see of a room: everything up to upTo, and the
-// state as of then (current state for members).
+// view is what a user may see of a room: the visible spans of its
+// timeline up to upTo, and the state as of then (current state for
+// members).
 type view struct {
 	r        *room
-	from     int64 // lowest visible stream position (history visibility)
-	upTo     int64 // highest visible stream position
-	leaveNID int64 // the user's leave/ban event when upTo is bounded
+	spans    []span // visible parts of the timeline, ascending, all <= upTo
+	from     int64  // lowest position that may be visible (spans[0].lo+1)
+	upTo     int64  // highest stream position the view reaches
+	leaveNID int64  // the user's leave/ban event when upTo is bounded
 }
+
+// sees reports whether the event at pos is visible in v.
+func (v view) sees(pos int64) bool { return sees(v.spans, pos) }
 
 // canRead returns an error unless userID may read roomID.
 func (s *Service) canRead(ctx context.Context, userID, roomID string) error {
@@ -31,8 +36,10 @@ func (s *Service) canRead(ctx context.Context, userID, roomID string) error {
 	return err
 }
 
-// viewOf decides what userID may see of roomID: members see everything,
-// former members up to their leave, anyone a world_readable room.
+// viewOf decides what userID may see of roomID. Members reach the live
+// end, former members their leave, anyone the live end of a room that is
+// world_readable now; within that reach each event is judged by the
+// history visibility and the user's membership at it (visibility.go).
 func (s *Service) viewOf(ctx context.Context, userID, roomID string) (view, error) {
 	if err := parseRoomID(roomID); err != nil {
 		return view{}, err
@@ -46,36 +53,36 @@ func (s *Service) viewOf(ctx context.Context, userID, roomID string) (view, erro
 		return view{}, err
 	}
 	m := s.membershipOf(userID, roomID)
-	from, worldReadable := visibleFrom(r, m)
-	if worldReadable {
-		return view{r: r, upTo: math.MaxInt64}, nil
+	v := view{r: r, upTo: math.MaxInt64}
+	worldReadable := false
+	if e := r.stateEvent(spec.MRoomHistoryVisibility, ""); e != nil {
+		worldReadable = historyVisibility(e) == "world_readable"
 	}
-	switch m.membership {
-	case spec.Join:
-		return view{r: r, from: from, upTo: math.MaxInt64}, nil
-	case spec.Leave, spec.Ban:
-		return view{r: r, from: from, upTo: m.pos, leaveNID: m.eventNID}, nil
+	switch {
+	case m.membership == spec.Join || worldReadable:
+	case m.membership == spec.Leave || m.membership == spec.Ban:
+		v.upTo, v.leaveNID = m.pos, m.eventNID
+	default:
+		return view{}, forbidden
 	}
-	return view{}, forbidden
+	ix, err := s.visIndexOf(ctx, r)
+	if err != nil {
+		return view{}, err
+	}
+	ix.mu.RLock()
+	indexed := ix.upTo
+	ix.mu.RUnlock()
+	v.spans = ix.spans(userID, min(v.upTo, indexed))
+	v.from = v.timelineFloor() + 1
+	return v, nil
 }
 
-// visibleFrom is the lowest stream position m's user may see in r under
-// the room's current history_visibility (standing for the whole
-// history: a simplification of the spec's rule per event).
-func visibleFrom(r *room, m membership) (from int64, worldReadable bool) {
-	hv := "shared"
-	if e := r.stateEvent(spec.MRoomHistoryVisibility, ""); e != nil {
-		hv = historyVisibility(e)
+// timelineFloor is the position below which v shows nothing.
+func (v view) timelineFloor() int64 {
+	if len(v.spans) == 0 {
+		return v.upTo
 	}
-	switch hv {
-	case "world_readable":
-		return 0, true
-	case "joined":
-		return m.joinedAt, false
-	case "invited":
-		return m.invitedAt, false
-	}
-	return 0, false
+	return v.spans[0].lo
 }
 
 func historyVisibility(e *Event) string {
@@ -288,7 +295,7 @@ func (s *Service) visibleEvent(ctx context.Context, v view, eventID string) (*Ev
 	if err != nil {
 		return nil, err
 	}
-	if se.RoomNID != v.r.nid || se.Pos > v.upTo || se.Pos < v.from || se.Pos > s.committedPos() {
+	if se.RoomNID != v.r.nid || !v.sees(se.Pos) || se.Pos > s.committedPos() {
 		return nil, notFound
 	}
 	return eventFromStorage(v.r.ver, se)
@@ -300,25 +307,30 @@ func (s *Service) committedPos() int64 {
 }
 
 // Token formats: "s<pos>" for a stream position; sync tokens add
-// "_<typing generation>".
+// "_<typing generation>" and, with presence, "_<presence generation>".
 func formatToken(pos int64) string { return "s" + strconv.FormatInt(pos, 10) }
 
+// parseToken reads a stream position (any sync token is also accepted).
 func parseToken(tok string) (pos, typing int64, err error) {
+	pos, typing, _, err = parseSyncToken(tok)
+	return pos, typing, err
+}
+
+func parseSyncToken(tok string) (pos, typing, presence int64, err error) {
 	bad := homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid pagination token %q", tok)
 	rest, ok := strings.CutPrefix(tok, "s")
 	if !ok {
-		return 0, 0, bad
+		return 0, 0, 0, bad
 	}
-	p, t, hasT := strings.Cut(rest, "_")
-	pos, err = strconv.ParseInt(p, 10, 64)
-	if err != nil || pos < 0 {
-		return 0, 0, bad
+	parts := strings.Split(rest, "_")
+	if len(parts) > 3 {
+		return 0, 0, 0, bad
 	}
-	if hasT {
-		typing, err = strconv.ParseInt(t, 10, 64)
-		if err != nil || typing < 0 {
-			return 0, 0, bad
+	var n [3]int64
+	for i, p := range parts {
+		if n[i], err = strconv.ParseInt(p, 10, 64); err != nil || n[i] < 0 {
+			return 0, 0, 0, bad
 		}
 	}
-	return pos, typing, nil
+	return n[0], n[1], n[2], nil
 }

@@ -59,7 +59,7 @@ func (s *Service) Relations(ctx context.Context, dev homeserver.Device, roomID, 
 	}
 	limit = min(limit, 100)
 	now := min(s.committedPos(), v.upTo)
-	lo, hi := max(v.from-1, 0), now // window (lo, hi]
+	lo, hi := int64(0), now // window (lo, hi]
 	if req.From != "" {
 		from, _, err := parseToken(req.From)
 		if err != nil {
@@ -87,38 +87,28 @@ func (s *Service) Relations(ctx context.Context, dev homeserver.Device, roomID, 
 		return nil, err
 	}
 	resp := &RelationsResponse{Chunk: []json.RawMessage{}}
-	for lo < hi {
-		batch, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, relationScanBatch, backwards)
-		if err != nil {
-			return nil, err
-		}
-		for _, se := range batch {
-			if len(resp.Chunk) == limit {
-				// More may follow: continue from the last event taken.
-				if backwards {
-					resp.NextBatch = formatToken(hi)
-				} else {
-					resp.NextBatch = formatToken(lo)
-				}
-				return resp, nil
-			}
+	_, err = s.scan(ctx, v, lo, hi, backwards, relationScanBatch, func(e *Event) (bool, error) {
+		if len(resp.Chunk) == limit {
+			// More may follow: continue from the last event taken.
 			if backwards {
-				hi = se.Pos - 1
+				resp.NextBatch = formatToken(hi)
 			} else {
-				lo = se.Pos
+				resp.NextBatch = formatToken(lo)
 			}
-			e, err := eventFromStorage(v.r.ver, se)
-			if err != nil {
-				return nil, err
-			}
-			if ignored[e.Sender] || !relatesTo(e, eventID, req.RelType, req.EventType) {
-				continue
-			}
+			return false, nil
+		}
+		if backwards {
+			hi = e.Pos - 1
+		} else {
+			lo = e.Pos
+		}
+		if !ignored[e.Sender] && relatesTo(e, eventID, req.RelType, req.EventType) {
 			resp.Chunk = append(resp.Chunk, e.JSON(dev.UserID, dev.DeviceID))
 		}
-		if len(batch) < relationScanBatch {
-			break
-		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -194,33 +184,22 @@ func (s *Service) Threads(ctx context.Context, dev homeserver.Device, roomID str
 	var roots []string
 	seen := map[string]bool{}
 	participated := map[string]bool{}
-	lo, hi := max(v.from-1, 0), min(s.committedPos(), v.upTo)
-	for lo < hi {
-		batch, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, relationScanBatch, true)
-		if err != nil {
-			return nil, err
+	_, err = s.scan(ctx, v, 0, min(s.committedPos(), v.upTo), true, relationScanBatch, func(e *Event) (bool, error) {
+		root, ok := threadRoot(e)
+		if !ok || ignored[e.Sender] {
+			return true, nil
 		}
-		for _, se := range batch {
-			hi = se.Pos - 1
-			e, err := eventFromStorage(v.r.ver, se)
-			if err != nil {
-				return nil, err
-			}
-			root, ok := threadRoot(e)
-			if !ok || ignored[e.Sender] {
-				continue
-			}
-			if e.Sender == dev.UserID {
-				participated[root] = true
-			}
-			if !seen[root] {
-				seen[root] = true
-				roots = append(roots, root)
-			}
+		if e.Sender == dev.UserID {
+			participated[root] = true
 		}
-		if len(batch) < relationScanBatch {
-			break
+		if !seen[root] {
+			seen[root] = true
+			roots = append(roots, root)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	resp := &ThreadsResponse{Chunk: []json.RawMessage{}}
 	n := 0

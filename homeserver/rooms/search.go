@@ -93,25 +93,14 @@ func (s *Service) SearchRoomEvents(ctx context.Context, dev homeserver.Device, r
 		if err != nil {
 			continue // no longer visible
 		}
-		lo, hi := max(v.from-1, 0), min(s.committedPos(), v.upTo)
-		for lo < hi {
-			batch, err := s.db.RoomEvents(ctx, v.r.nid, lo, hi, relationScanBatch, false)
-			if err != nil {
-				return nil, err
+		_, err = s.scan(ctx, v, 0, min(s.committedPos(), v.upTo), false, relationScanBatch, func(e *Event) (bool, error) {
+			if filter.allowsEvent(e) && matchesSearch(e, fields, words) {
+				hits = append(hits, hit{e.Pos, e})
 			}
-			for _, se := range batch {
-				lo = se.Pos
-				e, err := eventFromStorage(v.r.ver, se)
-				if err != nil {
-					return nil, err
-				}
-				if filter.allowsEvent(e) && matchesSearch(e, fields, words) {
-					hits = append(hits, hit{se.Pos, e})
-				}
-			}
-			if len(batch) < relationScanBatch {
-				break
-			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.pos, a.pos) })

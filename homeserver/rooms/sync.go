@@ -17,6 +17,9 @@ type SyncRequest struct {
 	Filter    string // a filter ID or inline JSON
 	FullState bool
 	Timeout   time.Duration
+	// SetPresence is the set_presence parameter ("" for the default,
+	// online); it applies when the service has a presence tracker.
+	SetPresence string
 	// Parked, when set, is called with true when the request starts
 	// waiting for new data and with false when it stops (for metrics).
 	Parked func(waiting bool)
@@ -80,6 +83,7 @@ type SyncResponse struct {
 }
 
 func (r *SyncResponse) empty() bool {
+	// Presence is judged apart (quiet changes do not end a long poll).
 	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events) == 0
 }
 
@@ -96,15 +100,22 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 	if err != nil {
 		return nil, err
 	}
-	var since, sinceTyping int64
+	var since, sinceTyping, sincePresence int64
 	if req.Since != "" {
-		if since, sinceTyping, err = parseToken(req.Since); err != nil {
+		if since, sinceTyping, sincePresence, err = parseSyncToken(req.Since); err != nil {
 			return nil, err
 		}
 		if cur, _ := s.notify.current(); since > cur {
 			// A token from the future (e.g. a restored database):
 			// serve it as a fresh start rather than miss events forever.
-			since, sinceTyping = 0, 0
+			since, sinceTyping, sincePresence = 0, 0, 0
+		}
+	}
+	pres := s.presence()
+	if pres != nil {
+		pres.Touch(dev.UserID, req.SetPresence)
+		if sincePresence > pres.generation() {
+			sincePresence = 0 // from another clock: send everything again
 		}
 	}
 	timeout := min(max(req.Timeout, 0), maxSyncTimeout)
@@ -117,11 +128,19 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 	for {
 		pos, changed := s.notify.current()
 		typ := s.typing.generation()
+		pg := pres.generation()
 		resp, err := s.buildSync(ctx, dev, f, since, sinceTyping, pos, typ, req.FullState)
 		if err != nil {
 			return nil, err
 		}
-		if req.Since == "" || req.FullState || !resp.empty() || timer == nil {
+		loud := false
+		if pres != nil {
+			resp.NextBatch += "_" + strconv.FormatInt(pg, 10)
+			if sincePresence < pg {
+				resp.Presence.Events, loud = s.presenceEvents(dev.UserID, sincePresence, f.Presence)
+			}
+		}
+		if req.Since == "" || req.FullState || !resp.empty() || loud || timer == nil {
 			return resp, nil
 		}
 		if req.Parked != nil {
@@ -196,6 +215,8 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 			}
 		}
 		switch m.membership {
+		case spec.Knock:
+			s.syncKnock(resp, r, m, dev.UserID, since, fullState)
 		case spec.Join:
 			jr, err := s.syncJoined(ctx, dev, r, rf, m, since, sinceTyping, pos, fullState)
 			if err != nil {
@@ -225,7 +246,7 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 			if !recent && !(rf.IncludeLeave && (since == 0 || fullState)) {
 				continue
 			}
-			lr, err := s.syncLeft(ctx, dev, r, rf, m, since)
+			lr, err := s.syncLeft(ctx, dev, r, rf, m, since, fullState)
 			if err != nil {
 				return nil, err
 			}
@@ -239,7 +260,7 @@ func (s *Service) buildSync(ctx context.Context, dev homeserver.Device, f *Filte
 // syncJoined builds a joined room's section, or nil when nothing changed.
 func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership,
 	since, sinceTyping, pos int64, fullState bool) (*JoinedRoom, error) {
-	newly := since == 0 || m.pos > since || fullState
+	newly := since == 0 || m.joinedAt > since || fullState
 	typing, typingChanged := s.typing.since(r.id, sinceTyping)
 	r.view.RLock()
 	last := r.lastPos
@@ -249,11 +270,17 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 		return nil, nil
 	}
 	limit := rf.Timeline.limit(10, 100)
-	lo := since
-	if from, _ := visibleFrom(r, m); from > 0 {
-		lo = max(lo, from-1)
+	v, err := s.memberView(ctx, r, m, dev.UserID, pos)
+	if err != nil {
+		return nil, err
 	}
-	evs, limited, err := s.timeline(ctx, r, lo, pos, limit, rf.Timeline)
+	lo := since
+	if since != 0 && m.joinedAt > since {
+		// Joined (or re-joined) since the token: the room comes as in an
+		// initial sync, with recent history as far as visibility allows.
+		lo = 0
+	}
+	evs, limited, err := s.timeline(ctx, v, lo, pos, limit, rf.Timeline)
 	if err != nil {
 		return nil, err
 	}
@@ -330,13 +357,21 @@ func (s *Service) syncJoined(ctx context.Context, dev homeserver.Device, r *room
 	return jr, nil
 }
 
-// syncLeft builds a left room's section: the timeline up to the leave.
-func (s *Service) syncLeft(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership, since int64) (*LeftRoom, error) {
-	lo := since
-	if from, _ := visibleFrom(r, m); from > 0 {
-		lo = max(lo, from-1)
+// syncLeft builds a left room's section: the timeline up to the leave,
+// and the state at the leave (all of it when the room is new to the
+// client, else what changed in a gap of a limited timeline).
+func (s *Service) syncLeft(ctx context.Context, dev homeserver.Device, r *room, rf *RoomFilter, m membership, since int64, fullState bool) (*LeftRoom, error) {
+	v, err := s.memberView(ctx, r, m, dev.UserID, m.pos)
+	if err != nil {
+		return nil, err
 	}
-	evs, limited, err := s.timeline(ctx, r, lo, m.pos, rf.Timeline.limit(10, 100), rf.Timeline)
+	v.leaveNID = m.eventNID
+	lo := since
+	newly := since == 0 || fullState || m.joinedAt > since
+	if since != 0 && m.joinedAt > since {
+		lo = 0 // joined and left within the window
+	}
+	evs, limited, err := s.timeline(ctx, v, lo, m.pos, rf.Timeline.limit(10, 100), rf.Timeline)
 	if err != nil {
 		return nil, err
 	}
@@ -344,18 +379,61 @@ func (s *Service) syncLeft(ctx context.Context, dev homeserver.Device, r *room, 
 	if len(evs) > 0 {
 		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
 	}
+	inTimeline := make(map[string]bool, len(evs))
+	senders := map[string]bool{dev.UserID: true}
 	for _, e := range evs {
+		inTimeline[e.ID] = true
+		senders[e.Sender] = true
 		lr.Timeline.Events = append(lr.Timeline.Events, e.JSON(dev.UserID, dev.DeviceID))
+	}
+	if !newly && !limited {
+		return lr, nil
+	}
+	first := m.pos + 1
+	if len(evs) > 0 {
+		first = evs[0].Pos
+	}
+	st, err := s.state(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	sortEvents(st)
+	for _, e := range st {
+		if inTimeline[e.ID] || (!newly && (e.Pos <= since || e.Pos >= first)) || !rf.State.allowsEvent(e) {
+			continue
+		}
+		if rf.State != nil && rf.State.LazyLoadMembers && e.Type == spec.MRoomMember && !senders[*e.StateKey] {
+			continue
+		}
+		lr.State.Events = append(lr.State.Events, e.JSON(dev.UserID, dev.DeviceID))
 	}
 	return lr, nil
 }
 
-// timeline returns up to limit events of r with lo < pos <= hi, oldest
-// first, from the in-memory recent events when they cover the range.
-func (s *Service) timeline(ctx context.Context, r *room, lo, hi int64, limit int, f *RoomEventFilter) ([]*Event, bool, error) {
+// memberView is what the user of m sees of r up to upTo (sync's view,
+// built from the membership it already holds).
+func (s *Service) memberView(ctx context.Context, r *room, m membership, userID string, upTo int64) (view, error) {
+	ix, err := s.visIndexOf(ctx, r)
+	if err != nil {
+		return view{}, err
+	}
+	ix.mu.RLock()
+	indexed := ix.upTo
+	ix.mu.RUnlock()
+	v := view{r: r, upTo: upTo, spans: ix.spans(userID, min(upTo, indexed))}
+	v.from = v.timelineFloor() + 1
+	return v, nil
+}
+
+// timeline returns up to limit visible events of v with lo < pos <= hi,
+// oldest first, from the in-memory recent events when they cover the
+// range, and whether older visible events were left out.
+func (s *Service) timeline(ctx context.Context, v view, lo, hi int64, limit int, f *RoomEventFilter) ([]*Event, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
 	}
+	lo = max(lo, v.timelineFloor()) // nothing visible below
+	r := v.r
 	r.view.RLock()
 	recent, floor := r.recent, r.floor
 	r.view.RUnlock()
@@ -370,7 +448,7 @@ func (s *Service) timeline(ctx context.Context, r *room, lo, hi int64, limit int
 			covered = true
 			break
 		}
-		if !f.allowsEvent(e) {
+		if !v.sees(e.Pos) || !f.allowsEvent(e) {
 			continue
 		}
 		if len(out) == limit {
@@ -383,37 +461,43 @@ func (s *Service) timeline(ctx context.Context, r *room, lo, hi int64, limit int
 		reverse(out)
 		return out, false, nil
 	}
-	if len(out) == limit && !f.restricts() {
+	if len(out) == limit && !f.restricts() && floor <= hi && v.sees(floor) {
 		// The newest evicted event (at floor > lo) is also in range.
 		reverse(out)
 		return out, true, nil
 	}
-	// Older than the cache: read from the database.
-	fetch := limit + 1
+	// Older than the cache: read from the database, examining a bounded
+	// number of rows when a filter may skip most of them.
+	maxRows := -1
+	batch := limit + 1
 	if f.restricts() {
-		fetch = max(fetch, 200)
+		maxRows = max(limit+1, 200)
+		batch = maxRows
 	}
-	rows, err := s.db.RoomEvents(ctx, r.nid, lo, hi, fetch, true)
+	out = out[:0]
+	limited := false
+	examined := 0
+	_, err := s.scan(ctx, v, lo, hi, true, batch, func(e *Event) (bool, error) {
+		if examined == maxRows {
+			limited = true
+			return false, nil
+		}
+		examined++
+		if !f.allowsEvent(e) {
+			return true, nil
+		}
+		if len(out) == limit {
+			limited = true
+			return false, nil
+		}
+		out = append(out, e)
+		return true, nil
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	out = out[:0]
-	for _, se := range rows {
-		e, err := eventFromStorage(r.ver, se)
-		if err != nil {
-			return nil, false, err
-		}
-		if !f.allowsEvent(e) {
-			continue
-		}
-		if len(out) == limit {
-			reverse(out)
-			return out, true, nil
-		}
-		out = append(out, e)
-	}
 	reverse(out)
-	return out, len(rows) == fetch, nil
+	return out, limited, nil
 }
 
 func reverse(evs []*Event) {
