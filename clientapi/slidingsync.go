@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,7 +77,7 @@ func (ss *slidingRoutes) sync(r *http.Request) (any, error) {
 	dev := MustDevice(r)
 	var hook rooms.SlidingHook
 	if x := req.Extensions; x.ToDevice.On() || x.E2EE.On() {
-		hook = &slidingKeysHook{api: api, dev: dev, req: req}
+		hook = &slidingKeysHook{api: api, rr: ss.rr, dev: dev, req: req}
 	}
 	if m := api.Metrics(); m != nil && req.Pos != "" && req.Timeout > 0 {
 		m.ParkedSyncs.Inc()
@@ -88,6 +89,7 @@ func (ss *slidingRoutes) sync(r *http.Request) (any, error) {
 // slidingKeysHook serves the to_device and e2ee extensions.
 type slidingKeysHook struct {
 	api *API
+	rr  *roomRoutes
 	dev homeserver.Device
 	req *rooms.SlidingRequest
 }
@@ -124,7 +126,8 @@ func (h *slidingKeysHook) Wake() []<-chan struct{} {
 
 // Fill implements rooms.SlidingHook. since is the device list position of
 // the previous response; the to-device position is the client's since.
-func (h *slidingKeysHook) Fill(ctx context.Context, resp *rooms.SlidingResponse, since int64, initial bool) (int64, bool, error) {
+func (h *slidingKeysHook) Fill(ctx context.Context, resp *rooms.SlidingResponse, st rooms.SlidingHookState) (int64, bool, error) {
+	since, initial := st.Since, st.Initial
 	tr := h.api.toDevice
 	x := h.req.Extensions
 	news := false
@@ -161,8 +164,12 @@ func (h *slidingKeysHook) Fill(ctx context.Context, resp *rooms.SlidingResponse,
 					return 0, false, err
 				}
 			}
-			if !initial {
-				h.api.addMembershipChanges(ctx, h.dev, asSyncResponse(resp), lists)
+			if !initial && st.RoomsPos > st.RoomsSince {
+				byRoom, err := h.rr.svc.SlidingMemberEvents(ctx, h.dev, st.RoomsSince, st.RoomsPos)
+				if err != nil {
+					return 0, false, err
+				}
+				h.api.addMembershipChanges(ctx, h.dev, asSyncResponse(byRoom), lists)
 			}
 		}
 		counts, fallback, err := h.api.DeviceKeyCounts(ctx, h.dev)
@@ -181,19 +188,13 @@ func (h *slidingKeysHook) Fill(ctx context.Context, resp *rooms.SlidingResponse,
 	return keysPos, news, nil
 }
 
-// asSyncResponse presents the joined rooms of a sliding sync response the
-// way addMembershipChanges reads a /sync response (state and timeline
-// events), so that device list tracking has one implementation.
-func asSyncResponse(resp *rooms.SlidingResponse) *rooms.SyncResponse {
+// asSyncResponse presents membership events per joined room the way
+// addMembershipChanges reads a /sync response, so that device list
+// tracking has one implementation.
+func asSyncResponse(byRoom map[string][]json.RawMessage) *rooms.SyncResponse {
 	out := &rooms.SyncResponse{Rooms: rooms.SyncRooms{Join: map[string]*rooms.JoinedRoom{}}}
-	for id, r := range resp.Rooms {
-		if r.Membership() != "join" {
-			continue
-		}
-		out.Rooms.Join[id] = &rooms.JoinedRoom{
-			State:    rooms.EventList{Events: r.RequiredState},
-			Timeline: rooms.Timeline{Events: r.Timeline},
-		}
+	for id, evs := range byRoom {
+		out.Rooms.Join[id] = &rooms.JoinedRoom{Timeline: rooms.Timeline{Events: evs}}
 	}
 	return out
 }

@@ -423,6 +423,28 @@ func TestSlidingSyncE2EE(t *testing.T) {
 	if got := s2.Extensions.E2EE.DeviceLists.Left; !slices.Equal(got, []string{bob.UserID}) {
 		t.Errorf("left %v, want [%s]", got, bob.UserID)
 	}
+	t.Run("without lists", func(t *testing.T) {
+		// Element X asks for e2ee on a connection of its own, with no lists.
+		only := map[string]any{"conn_id": "encryption", "extensions": map[string]any{"e2ee": map[string]any{"enabled": true}}}
+		e0 := rs.sliding(t, alice, "", only)
+		carol := rs.AddUser(t, "carol", "pw-carol-1234")
+		rs.must(t, carol, "POST", "/join/"+esc(room), nil)
+		e1 := rs.sliding(t, alice, "timeout=0&pos="+e0.Pos, only)
+		if got := e1.Extensions.E2EE.DeviceLists.Changed; !slices.Equal(got, []string{carol.UserID}) {
+			t.Errorf("changed after a join %v, want [%s]", got, carol.UserID)
+		}
+		rs.must(t, carol, "POST", "/rooms/"+esc(room)+"/leave", map[string]any{})
+		e2 := rs.sliding(t, alice, "timeout=0&pos="+e1.Pos, only)
+		if got := e2.Extensions.E2EE.DeviceLists.Left; !slices.Equal(got, []string{carol.UserID}) {
+			t.Errorf("left %v, want [%s]", got, carol.UserID)
+		}
+		other := rs.createRoom(t, carol, map[string]any{"preset": "public_chat"})
+		rs.must(t, alice, "POST", "/join/"+esc(other), nil)
+		e3 := rs.sliding(t, alice, "timeout=0&pos="+e2.Pos, only)
+		if got := e3.Extensions.E2EE.DeviceLists.Changed; !slices.Equal(got, []string{carol.UserID}) {
+			t.Errorf("changed after joining carol's room %v, want [%s]", got, carol.UserID)
+		}
+	})
 }
 
 func TestSlidingSyncExtensions(t *testing.T) {

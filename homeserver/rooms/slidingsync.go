@@ -156,13 +156,7 @@ type SlidingRoom struct {
 	NotificationCount *int              `json:"notification_count,omitempty"`
 	HighlightCount    *int              `json:"highlight_count,omitempty"`
 	InviteState       []json.RawMessage `json:"invite_state,omitempty"`
-
-	// membership is the requester's membership, for the e2ee extension.
-	membership string
 }
-
-// Membership returns the requester's membership of the room in this response.
-func (r *SlidingRoom) Membership() string { return r.membership }
 
 // SlidingExtensions is the extensions section. ToDevice and E2EE are
 // filled by the layer that owns them (a SlidingHook).

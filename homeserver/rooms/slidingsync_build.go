@@ -20,11 +20,20 @@ type SlidingHook interface {
 	// Wake returns channels closed when the hook may have something new;
 	// it is called before Fill so that nothing falls in between.
 	Wake() []<-chan struct{}
-	// Fill adds the hook's extensions to resp. since is the position Fill
-	// returned for the response the request's pos names (0 on a new
-	// connection). It returns its new position and whether it added
-	// something that must end a long poll.
-	Fill(ctx context.Context, resp *SlidingResponse, since int64, initial bool) (pos int64, news bool, err error)
+	// Fill adds the hook's extensions to resp. It returns its new
+	// position and whether it added something that must end a long poll.
+	Fill(ctx context.Context, resp *SlidingResponse, st SlidingHookState) (pos int64, news bool, err error)
+}
+
+// SlidingHookState tells a hook where the connection stands.
+type SlidingHookState struct {
+	// Since is the position Fill returned for the response the request's
+	// pos names (0 on a new connection, when Initial is set).
+	Since   int64
+	Initial bool
+	// RoomsSince and RoomsPos bound the room stream positions the
+	// response covers (RoomsSince is 0 on a new connection).
+	RoomsSince, RoomsPos int64
 }
 
 // bumpTypes are the event types that move a room up the list: what a
@@ -62,11 +71,11 @@ func (s *Service) SlidingSync(ctx context.Context, dev homeserver.Device, conns 
 			return nil, err
 		}
 		if hook != nil {
-			var since int64
+			st := SlidingHookState{Initial: prev == nil, RoomsPos: pos}
 			if prev != nil {
-				since = prev.extPos
+				st.Since, st.RoomsSince = prev.extPos, prev.pos
 			}
-			p, hn, err := hook.Fill(ctx, resp, since, prev == nil)
+			p, hn, err := hook.Fill(ctx, resp, st)
 			if err != nil {
 				return nil, err
 			}

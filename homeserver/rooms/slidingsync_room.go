@@ -33,7 +33,7 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	if !initial {
 		sent.limit = max(w.limit, old.limit)
 	}
-	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm, membership: m.membership}
+	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm}
 
 	if m.membership == spec.Invite {
 		if !initial && old.membership == spec.Invite {
@@ -193,6 +193,53 @@ func (s *Service) slidingAccountData(ctx context.Context, dev homeserver.Device,
 		}
 		for _, a := range entries {
 			out.Rooms[id] = append(out.Rooms[id], a.json())
+		}
+	}
+	return out, nil
+}
+
+// SlidingMemberEvents returns, for each room dev's user is joined to, the
+// membership events of others in (since, pos], and all current joined
+// members of a room the user joined in that range: what the e2ee
+// extension needs to list device list changes of room mates, whichever
+// rooms the lists show (Element X asks for e2ee on a connection with no
+// lists at all).
+func (s *Service) SlidingMemberEvents(ctx context.Context, dev homeserver.Device, since, pos int64) (map[string][]json.RawMessage, error) {
+	out := map[string][]json.RawMessage{}
+	members := &RoomEventFilter{EventFilter: EventFilter{Types: &[]string{spec.MRoomMember}}}
+	for _, m := range s.userMemberships(dev.UserID) {
+		if m.membership != spec.Join || m.forgotten || m.pos > pos {
+			continue
+		}
+		r, err := s.room(ctx, m.roomID)
+		if err != nil {
+			s.log.Warn("sliding sync: cannot load room", "room", m.roomID, "err", err)
+			continue
+		}
+		if m.joinedAt > since {
+			for _, e := range r.currentState() {
+				if e.Type == spec.MRoomMember && e.Membership() == spec.Join && *e.StateKey != dev.UserID {
+					out[m.roomID] = append(out[m.roomID], e.JSON(dev.UserID, dev.DeviceID))
+				}
+			}
+			continue
+		}
+		r.view.RLock()
+		last := r.lastPos
+		r.view.RUnlock()
+		if last <= since {
+			continue
+		}
+		v, err := s.memberView(ctx, r, m, dev.UserID, pos)
+		if err != nil {
+			return nil, err
+		}
+		evs, _, err := s.timeline(ctx, v, since, pos, maxSlidingTimelineLimit, members)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			out[m.roomID] = append(out[m.roomID], e.JSON(dev.UserID, dev.DeviceID))
 		}
 	}
 	return out, nil
