@@ -169,10 +169,15 @@ func (s *Service) upgradeSteps(old *room, ver gmsl.IRoomVersion, me memberProfil
 			steps = append(steps, proto{Sender: sender, Type: typ, StateKey: strPtr(""), Content: e.PDU.Content()})
 		}
 	}
+	// Children only mean something in a space; any room may name parents.
+	var roomType string
+	if t, ok := cc["type"]; ok {
+		_ = json.Unmarshal(t, &roomType)
+	}
 	var spaces, bans []proto
 	for _, e := range old.currentState() {
 		switch {
-		case (e.Type == spaceChildType || e.Type == spaceParentType) && nonEmpty(e):
+		case ((e.Type == spaceChildType && roomType == roomTypeSpace) || e.Type == spaceParentType) && nonEmpty(e):
 			spaces = append(spaces, proto{Sender: sender, Type: e.Type, StateKey: strPtr(*e.StateKey), Content: e.PDU.Content()})
 		case e.Type == spec.MRoomMember && e.Membership() == spec.Ban && *e.StateKey != sender && levels[*e.StateKey] < myLevel:
 			c := map[string]any{"membership": spec.Ban}
