@@ -79,9 +79,14 @@ func (ss *slidingRoutes) sync(r *http.Request) (any, error) {
 	if x := req.Extensions; x.ToDevice.On() || x.E2EE.On() {
 		hook = &slidingKeysHook{api: api, rr: ss.rr, dev: dev, req: req}
 	}
-	if m := api.Metrics(); m != nil && req.Pos != "" && req.Timeout > 0 {
-		m.ParkedSyncs.Inc()
-		defer m.ParkedSyncs.Dec()
+	if m := api.Metrics(); m != nil {
+		req.Parked = func(waiting bool) {
+			if waiting {
+				m.ParkedSyncs.Inc()
+			} else {
+				m.ParkedSyncs.Dec()
+			}
+		}
 	}
 	return ss.rr.svc.SlidingSync(ctx, dev, ss.conns, req, hook)
 }

@@ -597,3 +597,69 @@ func TestSlidingSyncStickySubscriptions(t *testing.T) {
 		t.Errorf("unsubscribed room sent: %v", s3.Rooms)
 	}
 }
+
+func TestSlidingSyncLongPollTimesOut(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	rs.createRoom(t, alice, nil)
+	body := allList(1)
+	s0 := rs.sliding(t, alice, "", body)
+	s1 := rs.sliding(t, alice, "timeout=30&pos="+s0.Pos, body)
+	if len(s1.Rooms) != 0 || s1.Pos == "" || s1.Lists["all"].Count != 1 {
+		t.Errorf("empty long poll answered %+v", s1)
+	}
+	// The new pos works like the old one.
+	rs.sliding(t, alice, "timeout=0&pos="+s1.Pos, body)
+}
+
+// elementXList is a room list request shaped like Element X's.
+func elementXList() map[string]any {
+	return map[string]any{"conn_id": "room-list", "lists": map[string]any{"all_rooms": map[string]any{
+		"ranges": [][2]int{{0, 19}}, "timeline_limit": 1,
+		"required_state": [][2]string{{"m.room.encryption", ""}, {"m.room.member", "$LAZY"}, {"m.room.member", "$ME"},
+			{"m.room.name", ""}, {"m.room.canonical_alias", ""}, {"m.room.power_levels", ""}, {"m.room.join_rules", ""},
+			{"m.room.create", ""}, {"m.room.topic", ""}, {"m.room.avatar", ""}, {"m.room.history_visibility", ""}},
+		"filters": map[string]any{"not_room_types": []any{"m.space"}}}},
+		"extensions": map[string]any{"account_data": map[string]any{"enabled": true}, "receipts": map[string]any{"enabled": true},
+			"typing": map[string]any{"enabled": true}}}
+}
+
+// BenchmarkSlidingSyncInitial: a new connection of a user in 100 rooms,
+// asking for the 20 most recent the way Element X's room list does.
+func BenchmarkSlidingSyncInitial(b *testing.B) {
+	rs := newRoomsServerTB(b)
+	alice := rs.AddUser(b, "alice", "pw-alice-123")
+	for i := range 100 {
+		var out obj
+		rs.Do(b, "POST", "/_matrix/client/v3/createRoom", alice.Token, map[string]any{"name": fmt.Sprint("room ", i)}, &out)
+	}
+	body := elementXList()
+	b.ResetTimer()
+	for range b.N {
+		var out slidingResp
+		if st := rs.Do(b, "POST", slidingPath, alice.Token, body, &out); st != 200 || len(out.Rooms) != 20 {
+			b.Fatalf("status %d rooms %d", st, len(out.Rooms))
+		}
+	}
+}
+
+// BenchmarkSlidingSyncIncremental: the same user polling with a pos when
+// nothing changed (timeout=0): the cost of an idle Element X.
+func BenchmarkSlidingSyncIncremental(b *testing.B) {
+	rs := newRoomsServerTB(b)
+	alice := rs.AddUser(b, "alice", "pw-alice-123")
+	for i := range 100 {
+		var out obj
+		rs.Do(b, "POST", "/_matrix/client/v3/createRoom", alice.Token, map[string]any{"name": fmt.Sprint("room ", i)}, &out)
+	}
+	body := elementXList()
+	var s0 slidingResp
+	rs.Do(b, "POST", slidingPath, alice.Token, body, &s0)
+	b.ResetTimer()
+	for range b.N {
+		var out slidingResp
+		if st := rs.Do(b, "POST", slidingPath+"?timeout=0&pos="+s0.Pos, alice.Token, body, &out); st != 200 || len(out.Rooms) != 0 {
+			b.Fatalf("status %d rooms %d", st, len(out.Rooms))
+		}
+	}
+}

@@ -38,6 +38,9 @@ type SlidingRequest struct {
 	Pos string `json:"-"`
 	// Timeout is how long to wait for changes when nothing is new.
 	Timeout time.Duration `json:"-"`
+	// Parked, when set, is called with true when the request starts
+	// waiting for changes and with false when it stops (for metrics).
+	Parked func(waiting bool) `json:"-"`
 
 	ConnID            string                       `json:"conn_id"`
 	TxnID             string                       `json:"txn_id,omitempty"`
@@ -141,7 +144,7 @@ type SlidingHero struct {
 // appearance in the connection (Initial), what changed afterwards.
 type SlidingRoom struct {
 	Name              string            `json:"name,omitempty"`
-	Avatar            string            `json:"avatar,omitempty"`
+	Avatar            json.RawMessage   `json:"avatar,omitempty"` // a URL, or null when removed
 	Heroes            []SlidingHero     `json:"heroes,omitempty"`
 	IsDM              bool              `json:"is_dm,omitempty"`
 	Initial           bool              `json:"initial,omitempty"`

@@ -85,7 +85,14 @@ func (s *Service) SlidingSync(ctx context.Context, dev homeserver.Device, conns 
 			resp.Pos = conns.store(dev, req.ConnID, prev, next)
 			return resp, nil
 		}
-		if !waitAny(ctx, timer, append(wakes, changed)) {
+		if req.Parked != nil {
+			req.Parked(true)
+		}
+		woken := waitAny(ctx, timer, append(wakes, changed))
+		if req.Parked != nil {
+			req.Parked(false)
+		}
+		if !woken {
 			resp.Pos = conns.store(dev, req.ConnID, prev, next)
 			return resp, nil
 		}

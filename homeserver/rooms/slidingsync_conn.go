@@ -19,9 +19,10 @@ const (
 	// may hold; the least recently used is evicted.
 	maxConnsPerDevice = 8
 	// maxSnapsPerConn is how many past responses of a connection can be
-	// resumed from: the newest, and a few older ones for a client that
-	// retries after losing a response or cancels a long poll.
-	maxSnapsPerConn = 4
+	// resumed from. A request with pos n drops those before n (the client
+	// has moved on), but keeps n: a client that cancels its long poll or
+	// loses a response asks again from n, any number of times.
+	maxSnapsPerConn = 8
 	// connIdle is how long an unused connection is kept.
 	connIdle = 30 * time.Minute
 )
@@ -100,6 +101,11 @@ func (c *SlidingConns) lookup(dev homeserver.Device, connID, pos string) (*slidi
 	if snap == nil {
 		return nil, unknownPos()
 	}
+	for old := range conn.snaps {
+		if old < seq {
+			delete(conn.snaps, old)
+		}
+	}
 	conn.lastUsed = now
 	return snap, nil
 }
@@ -130,10 +136,15 @@ func (c *SlidingConns) store(dev homeserver.Device, connID string, from *sliding
 	conn.nextSeq++
 	conn.snaps[conn.nextSeq] = snap
 	conn.lastUsed = now
-	for seq := range conn.snaps {
-		if seq <= conn.nextSeq-maxSnapsPerConn {
-			delete(conn.snaps, seq)
+	for len(conn.snaps) > maxSnapsPerConn {
+		// Drop the oldest, sparing the one this request started from.
+		oldest := int64(-1)
+		for seq, sn := range conn.snaps {
+			if sn != from && (oldest < 0 || seq < oldest) {
+				oldest = seq
+			}
 		}
+		delete(conn.snaps, oldest)
 	}
 	return conn.nonce + "_" + strconv.FormatInt(conn.nextSeq, 10)
 }

@@ -92,20 +92,27 @@ func TestSlidingConnsBounds(t *testing.T) {
 		t.Errorf("least recently used connection kept: %v", err)
 	}
 	pos := c.store(d, "x", nil, &slidingSnap{})
-	oldest := pos
-	for range maxSnapsPerConn {
-		snap, err := c.lookup(d, "x", pos)
-		if err != nil {
-			t.Fatal(err)
+	// A client that keeps cancelling and asking again from one pos.
+	base, _ := c.lookup(d, "x", pos)
+	var newest string
+	for range 3 * maxSnapsPerConn {
+		if _, err := c.lookup(d, "x", pos); err != nil {
+			t.Fatalf("repeated pos lost: %v", err)
 		}
-		pos = c.store(d, "x", snap, &slidingSnap{})
+		newest = c.store(d, "x", base, &slidingSnap{})
 	}
-	if _, err := c.lookup(d, "x", oldest); !isUnknown(err) {
-		t.Errorf("snapshot beyond the bound kept: %v", err)
+	if n := len(c.byDevice[deviceKey(d)]["x"].snaps); n > maxSnapsPerConn {
+		t.Errorf("%d snapshots kept", n)
 	}
-	if _, err := c.lookup(d, "x", pos); err != nil {
-		t.Errorf("newest snapshot lost: %v", err)
+	// Moving on drops what came before.
+	snap, err := c.lookup(d, "x", newest)
+	if err != nil {
+		t.Fatalf("newest snapshot lost: %v", err)
 	}
+	if _, err := c.lookup(d, "x", pos); !isUnknown(err) {
+		t.Errorf("snapshot before the one used kept: %v", err)
+	}
+	pos = c.store(d, "x", snap, &slidingSnap{})
 	now = now.Add(connIdle + 2*time.Minute)
 	if _, err := c.lookup(d, "x", pos); !isUnknown(err) {
 		t.Errorf("idle connection kept: %v", err)

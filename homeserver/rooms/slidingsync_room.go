@@ -129,7 +129,10 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 			}
 		case spec.MRoomAvatar:
 			if fresh {
-				out.Avatar = stateString(r, spec.MRoomAvatar, "url")
+				out.Avatar = json.RawMessage("null")
+				if url := stateString(r, spec.MRoomAvatar, "url"); url != "" {
+					out.Avatar = mustJSON(url)
+				}
 			}
 		}
 	}
