@@ -78,6 +78,24 @@ func TestMembership_Knock(t *testing.T) {
 		// The member cannot see the room's state while only knocking.
 		b.MustErr("GET", cs("/rooms/%s/state", room), nil, 403, "M_FORBIDDEN")
 	})
+	run(t, "IncrementalSyncThenInvite", func(c *T) {
+		a, b := c.user(), c.user()
+		room := knockRoom(a, "11", "knock", nil)
+		since := b.sync("").NextBatch
+		b.Must("POST", cs("/knock/%s", room), map[string]any{})
+		if k := knockSection(b, url.Values{"since": {since}}.Encode()); k[room] == nil {
+			c.Errorf("incremental sync after the knock lacks rooms.knock[%s]: %v", room, k)
+		}
+		since = b.sync("").NextBatch
+		if k := knockSection(b, url.Values{"since": {since}}.Encode()); k[room] != nil {
+			c.Errorf("unchanged knock repeated in an incremental sync: %v", k)
+		}
+		a.Must("POST", cs("/rooms/%s/invite", room), map[string]any{"user_id": b.UserID})
+		s := b.syncUntil(since, "", func(s *Sync) bool { _, ok := s.Rooms.Invite[room]; return ok })
+		if k := knockSection(b, url.Values{"since": {since}}.Encode()); k[room] != nil {
+			c.Errorf("invited room still under rooms.knock: %v (invite seen at %s)", k, s.NextBatch)
+		}
+	})
 	run(t, "RescindAndKnockAgain", func(c *T) {
 		a, b := c.user(), c.user()
 		room := knockRoom(a, "10", "knock", nil)
