@@ -3,7 +3,9 @@ package rooms_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,13 +21,30 @@ func benchRoom(b *testing.B) (*env, string) {
 	return e, roomID
 }
 
+// processCPU is the CPU time (user and system) the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the process CPU time per operation since start, the
+// figure that matters on a shared machine (wall time per operation
+// depends on what else runs).
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(max(b.N, 1)), "cpu-µs/op")
+}
+
 // BenchmarkSend is one client sending durable messages one after another.
 func BenchmarkSend(b *testing.B) {
 	e, roomID := benchRoom(b)
+	defer reportCPU(b, processCPU())
 	d := dev("@alice:test")
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
-		if _, err := e.svc.Send(ctx, d, roomID, "m.room.message", fmt.Sprint(i), msg("bench")); err != nil {
+		if _, err := e.svc.Send(ctx, d, roomID, "m.room.message", fmt.Sprint(i), msg(fmt.Sprint("bench ", i))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -43,6 +62,7 @@ func BenchmarkSendParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { b.ReportMetric(float64(writes.Load())/float64(max(commits.Load(), 1)), "writes/commit") }()
+	defer reportCPU(b, processCPU())
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(8)
@@ -52,11 +72,51 @@ func BenchmarkSendParallel(b *testing.B) {
 		i := 0
 		for pb.Next() {
 			i++
-			if _, err := e.svc.Send(ctx, d, roomID, "m.room.message", fmt.Sprint(i), msg("bench")); err != nil {
+			if _, err := e.svc.Send(ctx, d, roomID, "m.room.message", fmt.Sprint(i), msg(fmt.Sprint("bench ", i))); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+// BenchmarkSend4 is mxbench's send workload without HTTP: four clients,
+// each sending its next message when the previous one is durable.
+func BenchmarkSend4(b *testing.B) {
+	cfg := rooms.DefaultConfig()
+	var commits, writes atomic.Int64
+	cfg.OnCommit = func(n int) { commits.Add(1); writes.Add(int64(n)) }
+	e := newEnv(b, cfg)
+	roomID, err := e.svc.CreateRoom(context.Background(), dev("@alice:test"), rooms.CreateRoomRequest{Preset: "public_chat"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	start := processCPU()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := dev("@alice:test")
+			d.DeviceID = fmt.Sprint("C", c)
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if _, err := e.svc.Send(ctx, d, roomID, "m.room.message", fmt.Sprint(i), msg(fmt.Sprint("bench ", i))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportCPU(b, start)
+	b.ReportMetric(float64(writes.Load())/float64(max(commits.Load(), 1)), "writes/commit")
 }
 
 // BenchmarkCreateRoom creates public rooms with a name, as mxbench does.

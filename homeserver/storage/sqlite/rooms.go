@@ -158,8 +158,9 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}
 	}
 	// A manual transaction on the dedicated connection: database/sql's Tx
-	// would re-prepare every statement prepared on a Conn.
-	if _, err = s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	// would re-prepare every statement prepared on a Conn. BEGIN and
+	// COMMIT are prepared too, since parsing them costs more than running.
+	if err = s.execWriterLocked(ctx, "BEGIN IMMEDIATE"); err != nil {
 		// The connection may be broken: start afresh next time.
 		s.resetWriterLocked()
 		return fmt.Errorf("write batch: begin: %w", err)
@@ -190,6 +191,26 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}
 		return nil
 	}
+	// execRows inserts rows with one statement per chunk of up to
+	// rowsPerInsert rows (head ends with VALUES): the per-statement
+	// overhead of database/sql and the driver is paid once per chunk.
+	execRows := func(head string, cols, rows int, add func(i int, args []any) []any) error {
+		args := make([]any, 0, cols*min(rows, rowsPerInsert))
+		for at := 0; at < rows; {
+			n := min(rows-at, rowsPerInsert)
+			args = args[:0]
+			for i := at; i < at+n; i++ {
+				args = add(i, args)
+			}
+			chunk := args
+			if err := exec(head+valuesList(cols, n), 1, func(int) []any { return chunk }); err != nil {
+				return err
+			}
+			at += n
+		}
+		return nil
+	}
+	rooms := lastRoomHeads(b.Rooms)
 	if err = exec(`INSERT OR IGNORE INTO event_types(nid, name) VALUES (?, ?)`, len(b.Types), func(i int) []any {
 		return []any{b.Types[i].NID, b.Types[i].Name}
 	}); err != nil {
@@ -203,19 +224,18 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	if err = exec(`INSERT INTO rooms(room_nid, room_id, version, snapshot, chain_len, latest_events, depth, last_pos, published)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(room_nid) DO UPDATE SET snapshot=excluded.snapshot,
 		chain_len=excluded.chain_len, latest_events=excluded.latest_events, depth=excluded.depth, last_pos=excluded.last_pos`,
-		len(b.Rooms), func(i int) []any {
-			r := b.Rooms[i]
+		len(rooms), func(i int) []any {
+			r := rooms[i]
 			return []any{r.NID, r.RoomID, r.Version, r.Snapshot, r.ChainLen, strings.Join(r.LatestEvents, ","), r.Depth, r.LastPos, r.Published}
 		}); err != nil {
 		return err
 	}
-	if err = exec(`INSERT INTO events(event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender,
-		state_before, txn_device, txn_id, pdu, client, unsigned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		len(b.Events), func(i int) []any {
-			e := b.Events[i]
-			return []any{e.NID, e.EventID, e.RoomNID, e.Pos, e.TypeNID, e.StateKeyNID, e.IsState, e.Sender,
-				e.StateBefore, e.TxnDevice, e.TxnID, e.PDU, e.Client, e.Unsigned}
-		}); err != nil {
+	if err = execRows(`INSERT INTO events(event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender,
+		state_before, txn_device, txn_id, pdu, client, unsigned) VALUES `, 14, len(b.Events), func(i int, args []any) []any {
+		e := &b.Events[i]
+		return append(args, e.NID, e.EventID, e.RoomNID, e.Pos, e.TypeNID, e.StateKeyNID, e.IsState, e.Sender,
+			e.StateBefore, e.TxnDevice, e.TxnID, e.PDU, e.Client, e.Unsigned)
+	}); err != nil {
 		return err
 	}
 	if err = exec(`INSERT INTO state_snapshots(nid, room_nid, parent) VALUES (?, ?, ?)`, len(b.Snapshots), func(i int) []any {
@@ -271,11 +291,68 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	}); err != nil {
 		return err
 	}
-	if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+	if err = s.execWriterLocked(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("write batch: commit: %w", err)
 	}
 	s.commits.Add(1)
 	return nil
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT, so that only a
+// few statement shapes are prepared and cached.
+const rowsPerInsert = 16
+
+// valuesList returns "(?, ...), (?, ...)": n rows of cols placeholders.
+func valuesList(cols, n int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// lastRoomHeads reduces a merged batch's room heads to one per room: the
+// newest head (later submissions supersede earlier ones, as consecutive
+// upserts would) with the columns an insert alone sets (room ID, version,
+// published) from the first, so the result equals applying them in turn.
+func lastRoomHeads(rooms []storage.Room) []storage.Room {
+	if len(rooms) < 2 {
+		return rooms
+	}
+	at := make(map[int64]int, len(rooms))
+	out := make([]storage.Room, 0, len(rooms))
+	for _, r := range rooms {
+		i, ok := at[r.NID]
+		if !ok {
+			at[r.NID] = len(out)
+			out = append(out, r)
+			continue
+		}
+		first := out[i]
+		r.RoomID, r.Version, r.Published = first.RoomID, first.Version, first.Published
+		out[i] = r
+	}
+	return out
+}
+
+// execWriterLocked runs a cached prepared statement without arguments on
+// the writer connection (s.wmu held).
+func (s *RoomsStore) execWriterLocked(ctx context.Context, q string) error {
+	st := s.wstmts[q]
+	if st == nil {
+		var err error
+		if st, err = s.wconn.PrepareContext(ctx, q); err != nil {
+			return fmt.Errorf("prepare %s: %w", q, err)
+		}
+		s.wstmts[q] = st
+	}
+	_, err := st.ExecContext(ctx)
+	return err
 }
 
 func (s *RoomsStore) resetWriterLocked() {
