@@ -225,7 +225,13 @@ func (req *SlidingRequest) validate() error {
 	if len(req.Lists) > maxSlidingLists {
 		return invalid("Too many lists (at most %d)", maxSlidingLists)
 	}
+	total := 0
 	for name, l := range req.Lists {
+		total += len(l.RequiredState)
+		if total > 4*maxSlidingRequiredState {
+			// Each room of a list merges its list's entries: bound the sum.
+			return invalid("Too many required_state entries over all lists")
+		}
 		if name == "" || len(name) > 64 {
 			return invalid("Invalid list name %q", name)
 		}

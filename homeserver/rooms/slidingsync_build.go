@@ -207,8 +207,13 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 		}
 		next.counts[name] = len(sel)
 		resp.Lists[name] = SlidingListResult{Count: len(sel)}
+		seen := map[int64]bool{} // ranges may overlap
 		for _, rg := range l.Ranges {
 			for i := rg[0]; i <= rg[1] && i < int64(len(sel)); i++ {
+				if seen[i] {
+					continue
+				}
+				seen[i] = true
 				add(sel[i], l.SlidingRoomConfig)
 				listRooms[name] = append(listRooms[name], sel[i].m.roomID)
 			}

@@ -21,10 +21,10 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	connSince, pos int64, ignored map[string]bool) (*SlidingRoom, sentRoom, error) {
 	c, r, m := w.c, w.c.r, w.c.m
 	stateKey := w.spec.key()
-	// A room is sent in full on its first appearance, after the user's
-	// invite turned into a membership, and when a larger timeline is
+	// A room is sent in full on its first appearance, when the user
+	// joined it (from an invite or again after leaving), and when a larger timeline is
 	// asked for than the one sent (the client replaces what it has).
-	initial := old == nil || w.limit > old.limit || (old.membership == spec.Invite && m.membership != spec.Invite)
+	initial := old == nil || w.limit > old.limit || (old.membership != spec.Join && m.membership == spec.Join)
 	hi := pos
 	if m.membership == spec.Leave || m.membership == spec.Ban {
 		hi = m.pos
