@@ -9,6 +9,11 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 )
 
+// presenceIdle is how long after its last sync ended (with none in
+// flight) and its last PUT a user stays online: clients long-poll
+// without pause, so a longer gap means the client is gone.
+const presenceIdle = 60 * time.Second
+
 // Presence tracks users' presence in memory. Presence is ephemeral: it is
 // never written to disk (so setting it costs no fsync), and after a
 // restart everyone reads as offline until their clients set it again,
@@ -20,7 +25,14 @@ type Presence struct {
 	mu    sync.Mutex
 	gen   int64
 	users map[string]*presenceEntry
+	log   []presenceChange // changes in generation order, for changedSince
 	wake  func()
+	idle  time.Duration
+}
+
+type presenceChange struct {
+	gen  int64
+	user string
 }
 
 type presenceEntry struct {
@@ -29,7 +41,9 @@ type presenceEntry struct {
 	active    time.Time
 	gen       int64 // generation of the last change
 	bySync    bool  // the state came from set_presence, not PUT /presence
-	quiet     bool  // the change was a sync's implicit online (see Touch)
+	quiet     bool  // the change does not end long polls (see SyncStarted)
+	syncing   int   // syncs in flight
+	expiry    *time.Timer
 }
 
 // PresenceStatus is one user's presence as clients see it.
@@ -42,7 +56,7 @@ type PresenceStatus struct {
 
 // NewPresence returns an empty tracker.
 func NewPresence() *Presence {
-	return &Presence{gen: time.Now().UnixMilli(), users: map[string]*presenceEntry{}}
+	return &Presence{gen: time.Now().UnixMilli(), users: map[string]*presenceEntry{}, idle: presenceIdle}
 }
 
 // ValidPresence reports whether state is one of the spec's values.
@@ -53,21 +67,76 @@ func ValidPresence(state string) bool {
 // Set records a presence set explicitly (PUT /presence/{userId}/status)
 // and reports whether it changed what room mates see.
 func (p *Presence) Set(userID, state string, statusMsg *string) bool {
-	return p.set(userID, state, statusMsg, false, false)
+	p.mu.Lock()
+	e := p.entry(userID)
+	e.active = time.Now()
+	changed := p.change(userID, e, state, statusMsg, false, false)
+	p.armExpiry(userID, e)
+	wake := p.wake
+	p.mu.Unlock()
+	if changed && wake != nil {
+		wake()
+	}
+	return changed
 }
 
-func (p *Presence) set(userID, state string, statusMsg *string, bySync, quiet bool) bool {
-	p.mu.Lock()
+// entry returns userID's entry, creating an offline one (p.mu held).
+func (p *Presence) entry(userID string) *presenceEntry {
 	e := p.users[userID]
-	changed := e == nil || e.state != state || !sameMsg(e.statusMsg, statusMsg)
 	if e == nil {
-		e = &presenceEntry{}
+		e = &presenceEntry{state: "offline", gen: -1}
 		p.users[userID] = e
 	}
-	e.state, e.statusMsg, e.active, e.bySync = state, statusMsg, time.Now(), bySync
-	if changed {
-		p.gen++
-		e.gen, e.quiet = p.gen, quiet
+	return e
+}
+
+// change applies a new state and reports whether it differs (p.mu held).
+func (p *Presence) change(userID string, e *presenceEntry, state string, msg *string, bySync, quiet bool) bool {
+	if e.gen >= 0 && e.state == state && sameMsg(e.statusMsg, msg) {
+		return false
+	}
+	p.gen++
+	e.state, e.statusMsg, e.bySync, e.quiet, e.gen = state, msg, bySync, quiet, p.gen
+	p.log = append(p.log, presenceChange{p.gen, userID})
+	if len(p.log) > 64 && len(p.log) > 2*len(p.users) {
+		// Keep one entry per user: the log stays proportional to users.
+		kept := p.log[:0]
+		for _, c := range p.log {
+			if p.users[c.user].gen == c.gen {
+				kept = append(kept, c)
+			}
+		}
+		p.log = kept
+	}
+	return true
+}
+
+// SyncStarted records a sync of userID with its set_presence ("" counts
+// as online, the spec's default): online brings an offline or unknown
+// user online, unavailable makes the user unavailable, offline changes
+// nothing; an explicit unavailable set through PUT (Element's idle
+// marker) stays until PUT changes it. Every call must be followed by
+// SyncEnded. It reports whether the state changed.
+//
+// The implicit online of a sync without set_presence is quiet: room
+// mates get it with their next answer, but it neither wakes their long
+// polls nor ends them (every client start would otherwise wake every
+// room mate's poll). An explicit set_presence wakes them like PUT does.
+func (p *Presence) SyncStarted(userID, setPresence string) bool {
+	quiet := setPresence == ""
+	if quiet {
+		setPresence = "online"
+	}
+	p.mu.Lock()
+	e := p.entry(userID)
+	e.syncing++
+	e.active = time.Now()
+	changed := false
+	switch {
+	case setPresence == "offline":
+	case setPresence == "online" && e.state == "unavailable" && !e.bySync:
+	default:
+		changed = p.change(userID, e, setPresence, e.statusMsg, true, quiet)
 	}
 	wake := p.wake
 	p.mu.Unlock()
@@ -77,41 +146,38 @@ func (p *Presence) set(userID, state string, statusMsg *string, bySync, quiet bo
 	return changed
 }
 
-// Touch records a syncing client's set_presence ("" counts as online,
-// the spec's default): online brings an offline or unknown user online,
-// unavailable makes the user unavailable, offline changes nothing. An
-// unchanged state only moves the last activity, in memory, with no new
-// generation. It reports whether the state changed.
-//
-// The implicit online of a sync without set_presence is quiet: room
-// mates get it with their next answer, but it neither wakes their long
-// polls nor ends them (every client start would otherwise wake every
-// room mate's poll). An explicit set_presence wakes them like PUT does.
-func (p *Presence) Touch(userID, setPresence string) bool {
-	quiet := setPresence == ""
-	if quiet {
-		setPresence = "online"
-	}
-	if setPresence == "offline" {
-		return false
-	}
+// SyncEnded records the end of a sync begun with SyncStarted.
+func (p *Presence) SyncEnded(userID string) {
 	p.mu.Lock()
-	e := p.users[userID]
-	if e != nil && (e.state == setPresence || (setPresence == "online" && e.state == "unavailable" && !e.bySync)) {
-		// An explicit unavailable (Element's idle marker) stays until
-		// the client says otherwise through PUT /presence.
-		if setPresence == "online" && e.state == "online" {
-			e.active = time.Now()
+	defer p.mu.Unlock()
+	e := p.entry(userID)
+	e.syncing--
+	e.active = time.Now()
+	p.armExpiry(userID, e)
+}
+
+// armExpiry schedules an online user's fall to offline once idle (p.mu
+// held). The fall is quiet: room mates see it with their next answer.
+func (p *Presence) armExpiry(userID string, e *presenceEntry) {
+	if e.state != "online" || e.syncing > 0 {
+		return
+	}
+	if e.expiry != nil {
+		e.expiry.Reset(p.idle)
+		return
+	}
+	e.expiry = time.AfterFunc(p.idle, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if e.state != "online" || e.syncing > 0 {
+			return
 		}
-		p.mu.Unlock()
-		return false
-	}
-	var msg *string
-	if e != nil {
-		msg = e.statusMsg
-	}
-	p.mu.Unlock()
-	return p.set(userID, setPresence, msg, true, quiet)
+		if rest := p.idle - time.Since(e.active); rest > 0 {
+			e.expiry.Reset(rest)
+			return
+		}
+		p.change(userID, e, "offline", e.statusMsg, true, true)
+	})
 }
 
 func sameMsg(a, b *string) bool {
@@ -124,7 +190,7 @@ func (p *Presence) Get(userID string) (st PresenceStatus, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := p.users[userID]
-	if e == nil {
+	if e == nil || e.gen < 0 {
 		return PresenceStatus{}, false
 	}
 	return e.status(), true
@@ -146,22 +212,25 @@ func (p *Presence) generation() int64 {
 
 // changedSince returns the users whose presence changed after gen (all
 // users with a presence when gen is 0), sorted, with their presence and
-// the users whose change was quiet.
+// whether each change was quiet. It reads only the log's tail.
 func (p *Presence) changedSince(gen int64) ([]string, map[string]PresenceStatus, map[string]bool) {
 	if p == nil {
 		return nil, nil, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	i := sort.Search(len(p.log), func(i int) bool { return p.log[i].gen > gen })
 	var users []string
 	out := map[string]PresenceStatus{}
 	quiet := map[string]bool{}
-	for u, e := range p.users {
-		if e.gen > gen {
-			users = append(users, u)
-			out[u] = e.status()
-			quiet[u] = e.quiet
+	for _, c := range p.log[i:] {
+		e := p.users[c.user]
+		if _, dup := out[c.user]; dup || e.gen != c.gen {
+			continue // an older change of a user who changed again
 		}
+		users = append(users, c.user)
+		out[c.user] = e.status()
+		quiet[c.user] = e.quiet
 	}
 	sort.Strings(users)
 	return users, out, quiet

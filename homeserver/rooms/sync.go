@@ -113,7 +113,8 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 	}
 	pres := s.presence()
 	if pres != nil {
-		pres.Touch(dev.UserID, req.SetPresence)
+		pres.SyncStarted(dev.UserID, req.SetPresence)
+		defer pres.SyncEnded(dev.UserID)
 		if sincePresence > pres.generation() {
 			sincePresence = 0 // from another clock: send everything again
 		}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // perEvent is the spec's rule applied to one event at pos, straight from
@@ -133,24 +134,60 @@ func TestPresenceGenerations(t *testing.T) {
 	woken := 0
 	p.wake = func() { woken++ }
 	g0 := p.generation()
-	if !p.Touch("@a:test", "") || woken != 0 {
+	sync := func(set string) bool {
+		defer p.SyncEnded("@a:test")
+		return p.SyncStarted("@a:test", set)
+	}
+	if !sync("") || woken != 0 {
 		t.Fatalf("implicit online: changed, without waking (woken %d)", woken)
 	}
-	if p.Touch("@a:test", "") || p.Touch("@a:test", "offline") {
+	if sync("") || sync("offline") {
 		t.Fatal("an unchanged presence took a new generation")
 	}
 	msg := "away"
 	if !p.Set("@a:test", "unavailable", &msg) || woken != 1 {
 		t.Fatalf("explicit change: woken %d", woken)
 	}
-	if p.Touch("@a:test", "") {
+	if sync("") {
 		t.Fatal("a sync's implicit online overrode an explicit unavailable")
 	}
+	if !p.Set("@b:test", "online", nil) || !p.Set("@b:test", "unavailable", nil) {
+		t.Fatal("changes of b")
+	}
 	users, st, quiet := p.changedSince(g0)
-	if len(users) != 1 || st["@a:test"].Presence != "unavailable" || *st["@a:test"].StatusMsg != "away" || quiet["@a:test"] {
+	if len(users) != 2 || st["@a:test"].Presence != "unavailable" || *st["@a:test"].StatusMsg != "away" || quiet["@a:test"] || st["@b:test"].Presence != "unavailable" {
 		t.Fatalf("changedSince: %v %v %v", users, st, quiet)
 	}
 	if users, _, _ := p.changedSince(p.generation()); len(users) != 0 {
 		t.Fatalf("changes after the current generation: %v", users)
 	}
+	if _, ok := p.Get("@nobody:test"); ok {
+		t.Fatal("presence of a user who set none")
+	}
+}
+
+func TestPresenceFallsOfflineWhenIdle(t *testing.T) {
+	p := NewPresence()
+	p.idle = time.Millisecond
+	p.SyncStarted("@a:test", "")
+	g := p.generation()
+	p.SyncEnded("@a:test")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		users, st, quiet := p.changedSince(g)
+		if len(users) == 1 && st["@a:test"].Presence == "offline" && quiet["@a:test"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v %v after the idle time", users, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A sync in flight keeps the user online however long it lasts.
+	p.SyncStarted("@a:test", "")
+	time.Sleep(5 * time.Millisecond)
+	if st, _ := p.Get("@a:test"); st.Presence != "online" {
+		t.Fatalf("fell %s during a sync", st.Presence)
+	}
+	p.SyncEnded("@a:test")
 }
