@@ -210,10 +210,12 @@ func (p *Presence) generation() int64 {
 	return p.gen
 }
 
-// changedSince returns the users whose presence changed after gen (all
-// users with a presence when gen is 0), sorted, with their presence and
-// whether each change was quiet. It reads only the log's tail.
-func (p *Presence) changedSince(gen int64) ([]string, map[string]PresenceStatus, map[string]bool) {
+// changedSince returns the users whose latest presence change lies in
+// (gen, upTo] (all users with a presence when gen is 0), sorted, with
+// their presence and whether each change was quiet. A user who changed
+// again after upTo is left for the next token, so a change is never
+// sent twice. It reads only the log's tail.
+func (p *Presence) changedSince(gen, upTo int64) ([]string, map[string]PresenceStatus, map[string]bool) {
 	if p == nil {
 		return nil, nil, nil
 	}
@@ -224,8 +226,11 @@ func (p *Presence) changedSince(gen int64) ([]string, map[string]PresenceStatus,
 	out := map[string]PresenceStatus{}
 	quiet := map[string]bool{}
 	for _, c := range p.log[i:] {
+		if c.gen > upTo {
+			break
+		}
 		e := p.users[c.user]
-		if _, dup := out[c.user]; dup || e.gen != c.gen {
+		if e.gen != c.gen {
 			continue // an older change of a user who changed again
 		}
 		users = append(users, c.user)
@@ -278,12 +283,12 @@ func (s *Service) sharesRoom(a, b string) bool {
 }
 
 // presenceEvents returns the m.presence events of userID's room mates
-// (and userID) changed after gen, as the filter allows, and whether any
+// (and userID) changed in (gen, upTo], as the filter allows, and whether any
 // of them was a change that ends a long poll (not quiet).
-func (s *Service) presenceEvents(userID string, gen int64, f *EventFilter) ([]json.RawMessage, bool) {
+func (s *Service) presenceEvents(userID string, gen, upTo int64, f *EventFilter) ([]json.RawMessage, bool) {
 	out := []json.RawMessage{}
 	loud := false
-	users, st, quiet := s.presence().changedSince(gen)
+	users, st, quiet := s.presence().changedSince(gen, upTo)
 	limit := -1
 	if f != nil && f.Limit != nil {
 		limit = *f.Limit

@@ -138,7 +138,7 @@ func (s *Service) Sync(ctx context.Context, dev homeserver.Device, req SyncReque
 		if pres != nil {
 			resp.NextBatch += "_" + strconv.FormatInt(pg, 10)
 			if sincePresence < pg {
-				resp.Presence.Events, loud = s.presenceEvents(dev.UserID, sincePresence, f.Presence)
+				resp.Presence.Events, loud = s.presenceEvents(dev.UserID, sincePresence, pg, f.Presence)
 			}
 		}
 		if req.Since == "" || req.FullState || !resp.empty() || loud || timer == nil {

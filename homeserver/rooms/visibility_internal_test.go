@@ -154,12 +154,18 @@ func TestPresenceGenerations(t *testing.T) {
 	if !p.Set("@b:test", "online", nil) || !p.Set("@b:test", "unavailable", nil) {
 		t.Fatal("changes of b")
 	}
-	users, st, quiet := p.changedSince(g0)
+	users, st, quiet := p.changedSince(g0, p.generation())
 	if len(users) != 2 || st["@a:test"].Presence != "unavailable" || *st["@a:test"].StatusMsg != "away" || quiet["@a:test"] || st["@b:test"].Presence != "unavailable" {
 		t.Fatalf("changedSince: %v %v %v", users, st, quiet)
 	}
-	if users, _, _ := p.changedSince(p.generation()); len(users) != 0 {
+	if users, _, _ := p.changedSince(p.generation(), p.generation()+10); len(users) != 0 {
 		t.Fatalf("changes after the current generation: %v", users)
+	}
+	// A change after the token's generation waits for the next token.
+	g1 := p.generation()
+	p.Set("@a:test", "online", nil)
+	if users, _, _ := p.changedSince(g0, g1); len(users) != 1 || users[0] != "@b:test" {
+		t.Fatalf("changedSince up to %d: %v (a changed after it)", g1, users)
 	}
 	if _, ok := p.Get("@nobody:test"); ok {
 		t.Fatal("presence of a user who set none")
@@ -174,7 +180,7 @@ func TestPresenceFallsOfflineWhenIdle(t *testing.T) {
 	p.SyncEnded("@a:test")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		users, st, quiet := p.changedSince(g)
+		users, st, quiet := p.changedSince(g, p.generation())
 		if len(users) == 1 && st["@a:test"].Presence == "offline" && quiet["@a:test"] {
 			break
 		}
