@@ -52,6 +52,12 @@ func (ss *slidingRoutes) sync(r *http.Request) (any, error) {
 		return nil, err
 	}
 	req.Pos = q.Get("pos")
+	if req.Pos == "" {
+		req.Pos = req.BodyPos
+	}
+	if req.BodyTimeout != nil {
+		req.Timeout = min(time.Duration(min(*req.BodyTimeout, 3_600_000))*time.Millisecond, maxSlidingTimeout)
+	}
 	if t := q.Get("timeout"); t != "" {
 		ms, err := strconv.ParseInt(t, 10, 64)
 		if err != nil || ms < 0 {

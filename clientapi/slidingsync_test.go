@@ -49,18 +49,21 @@ type slidingRoom struct {
 	Heroes []struct {
 		UserID string `json:"user_id"`
 	} `json:"heroes"`
-	IsDM          bool   `json:"is_dm"`
-	Initial       bool   `json:"initial"`
-	RequiredState []ev   `json:"required_state"`
-	Timeline      []ev   `json:"timeline"`
-	PrevBatch     string `json:"prev_batch"`
-	Limited       bool   `json:"limited"`
-	NumLive       *int   `json:"num_live"`
-	BumpStamp     int64  `json:"bump_stamp"`
-	JoinedCount   *int   `json:"joined_count"`
-	InvitedCount  *int   `json:"invited_count"`
-	Notifications *int   `json:"notification_count"`
-	InviteState   []ev   `json:"invite_state"`
+	IsDM          bool     `json:"is_dm"`
+	Initial       bool     `json:"initial"`
+	Expanded      bool     `json:"unstable_expanded_timeline"`
+	Membership    string   `json:"membership"`
+	InLists       []string `json:"lists"`
+	RequiredState []ev     `json:"required_state"`
+	Timeline      []ev     `json:"timeline"`
+	PrevBatch     string   `json:"prev_batch"`
+	Limited       bool     `json:"limited"`
+	NumLive       *int     `json:"num_live"`
+	BumpStamp     int64    `json:"bump_stamp"`
+	JoinedCount   *int     `json:"joined_count"`
+	InvitedCount  *int     `json:"invited_count"`
+	Notifications *int     `json:"notification_count"`
+	InviteState   []ev     `json:"invite_state"`
 }
 
 // sliding sends one request; query is e.g. "pos=...&timeout=0".
@@ -136,7 +139,8 @@ func TestSlidingSyncOrderingAndRanges(t *testing.T) {
 	if !(resp.Rooms[a].BumpStamp > resp.Rooms[c].BumpStamp && resp.Rooms[c].BumpStamp > resp.Rooms[b].BumpStamp) {
 		t.Errorf("bump stamps a=%d c=%d b=%d, want a > c > b", resp.Rooms[a].BumpStamp, resp.Rooms[c].BumpStamp, resp.Rooms[b].BumpStamp)
 	}
-	if r := resp.Rooms[a]; r.Name != "A" || !r.Initial || r.JoinedCount == nil || *r.JoinedCount != 1 {
+	if r := resp.Rooms[a]; r.Name != "A" || !r.Initial || r.JoinedCount == nil || *r.JoinedCount != 1 ||
+		r.Membership != "join" || !slices.Equal(r.InLists, []string{"all"}) {
 		t.Errorf("room A: %+v", r)
 	}
 }
@@ -246,8 +250,8 @@ func TestSlidingSyncTimelineLimit(t *testing.T) {
 			"room_subscriptions": map[string]any{room: map[string]any{"timeline_limit": 3}},
 		})
 		r := next.Rooms[room]
-		if got := timelineBodies(r); !r.Initial || !slices.Equal(got, []string{"m2", "m3", "m4"}) {
-			t.Errorf("expanded: initial=%v timeline %v", r.Initial, got)
+		if got := timelineBodies(r); r.Initial || !r.Expanded || !slices.Equal(got, []string{"m2", "m3", "m4"}) {
+			t.Errorf("expanded: initial=%v expanded=%v timeline %v", r.Initial, r.Expanded, got)
 		}
 	})
 }
@@ -316,6 +320,30 @@ func TestSlidingSyncDeltas(t *testing.T) {
 			t.Errorf("count after the leave %d, want 1", w.Lists["all"].Count)
 		}
 	})
+}
+
+func TestSlidingSyncKickedAndBanned(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	kicked := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	banned := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	left := rs.createRoom(t, alice, map[string]any{"preset": "public_chat"})
+	for _, r := range []string{kicked, banned, left} {
+		rs.must(t, bob, "POST", "/join/"+esc(r), nil)
+	}
+	rs.must(t, alice, "POST", "/rooms/"+esc(kicked)+"/kick", map[string]any{"user_id": bob.UserID})
+	rs.must(t, alice, "POST", "/rooms/"+esc(banned)+"/ban", map[string]any{"user_id": bob.UserID})
+	rs.must(t, bob, "POST", "/rooms/"+esc(left)+"/leave", map[string]any{})
+	// A new connection lists the rooms bob was kicked or banned from (he
+	// may not know), not the one he left himself.
+	resp := rs.sliding(t, bob, "", allList(5))
+	if resp.Lists["all"].Count != 2 || resp.Rooms[kicked].Membership != "leave" || resp.Rooms[banned].Membership != "ban" {
+		t.Errorf("count %d, rooms %+v", resp.Lists["all"].Count, resp.Rooms)
+	}
+	if _, ok := resp.Rooms[left]; ok {
+		t.Error("room left by bob himself listed")
+	}
 }
 
 func TestSlidingSyncUnknownPos(t *testing.T) {
@@ -487,6 +515,7 @@ func TestSlidingSyncInvitesAndFilters(t *testing.T) {
 		"type": "m.room.encryption", "state_key": "", "content": map[string]any{"algorithm": "m.megolm.v1.aes-sha2"}}}})
 	space := rs.createRoom(t, alice, map[string]any{"creation_content": map[string]any{"type": "m.space"}})
 	dm := rs.createRoom(t, bob, map[string]any{"invite": []string{alice.UserID}, "is_direct": true, "name": "DM"})
+	rs.must(t, alice, "PUT", "/user/"+esc(alice.UserID)+"/rooms/"+esc(enc)+"/tags/m.favourite", map[string]any{"order": 0.5})
 
 	cases := []struct {
 		name    string
@@ -495,6 +524,9 @@ func TestSlidingSyncInvitesAndFilters(t *testing.T) {
 	}{
 		{"invites", map[string]any{"is_invite": true}, []string{dm}},
 		{"not invites", map[string]any{"is_invite": false}, []string{plain, enc, space}},
+		{"invited (latest name)", map[string]any{"is_invited": true}, []string{dm}},
+		{"tagged", map[string]any{"tags": []string{"m.favourite"}}, []string{enc}},
+		{"not tagged", map[string]any{"not_tags": []string{"m.favourite"}, "is_invite": false}, []string{plain, space}},
 		{"encrypted", map[string]any{"is_encrypted": true}, []string{enc}},
 		{"dm", map[string]any{"is_dm": true}, []string{dm}},
 		{"spaces only", map[string]any{"room_types": []any{"m.space"}}, []string{space}},
@@ -555,6 +587,20 @@ func TestSlidingSyncBadInput(t *testing.T) {
 	}
 	t.Run("huge range is fine", func(t *testing.T) {
 		rs.sliding(t, alice, "", `{"lists":{"a":{"ranges":[[0,9223372036854775807]],"timeline_limit":1000000}}}`)
+	})
+	t.Run("the MSC's latest revision: range, pos and timeout in the body", func(t *testing.T) {
+		s0 := rs.sliding(t, alice, "", `{"lists":{"a":{"range":[0,0]}}}`)
+		if s0.Lists["a"].Count != 0 {
+			t.Errorf("count %d", s0.Lists["a"].Count)
+		}
+		rs.sliding(t, alice, "", fmt.Sprintf(`{"pos":%q,"timeout":0,"lists":{"a":{"range":[0,0]}}}`, s0.Pos))
+		var out slidingResp
+		if st := rs.Do(t, "POST", slidingPath, alice.Token, `{"lists":{"a":{"range":[0]}}}`, &out); st != 400 || out.Errcode != "M_INVALID_PARAM" {
+			t.Errorf("bad range: %d %s", st, out.Errcode)
+		}
+		if st := rs.Do(t, "POST", slidingPath, alice.Token, `{"pos":"nope"}`, &out); st != 400 || out.Errcode != "M_UNKNOWN_POS" {
+			t.Errorf("unknown body pos: %d %s", st, out.Errcode)
+		}
 	})
 	t.Run("unknown fields are ignored", func(t *testing.T) {
 		rs.sliding(t, alice, "", `{"lists":{"a":{"ranges":[[0,1]],"include_heroes":true,"future":{}}},"future":1}`)

@@ -42,6 +42,11 @@ type SlidingRequest struct {
 	// waiting for changes and with false when it stops (for metrics).
 	Parked func(waiting bool) `json:"-"`
 
+	// BodyPos and BodyTimeout are pos and timeout (ms) in the body, where
+	// the MSC's latest revision moves them; the query parameters win.
+	BodyPos     string `json:"pos,omitempty"`
+	BodyTimeout *int64 `json:"timeout,omitempty"`
+
 	ConnID            string                       `json:"conn_id"`
 	TxnID             string                       `json:"txn_id,omitempty"`
 	Lists             map[string]SlidingList       `json:"lists"`
@@ -63,7 +68,9 @@ type SlidingRoomConfig struct {
 // SlidingList is one named list of the request.
 type SlidingList struct {
 	SlidingRoomConfig
-	Ranges  [][]int64       `json:"ranges"`
+	Ranges [][]int64 `json:"ranges"`
+	// Range is the single range of the MSC's latest revision.
+	Range   []int64         `json:"range,omitempty"`
 	Filters *SlidingFilters `json:"filters"`
 }
 
@@ -71,6 +78,7 @@ type SlidingList struct {
 type SlidingFilters struct {
 	IsDM         *bool      `json:"is_dm"`
 	IsInvite     *bool      `json:"is_invite"`
+	IsInvited    *bool      `json:"is_invited,omitempty"` // the latest revision's name
 	IsEncrypted  *bool      `json:"is_encrypted"`
 	RoomTypes    *[]*string `json:"room_types"` // a null entry is a room without type
 	NotRoomTypes []*string  `json:"not_room_types"`
@@ -143,11 +151,17 @@ type SlidingHero struct {
 // SlidingRoom is one room of the response: everything on its first
 // appearance in the connection (Initial), what changed afterwards.
 type SlidingRoom struct {
-	Name              string            `json:"name,omitempty"`
-	Avatar            json.RawMessage   `json:"avatar,omitempty"` // a URL, or null when removed
-	Heroes            []SlidingHero     `json:"heroes,omitempty"`
-	IsDM              bool              `json:"is_dm,omitempty"`
-	Initial           bool              `json:"initial,omitempty"`
+	Name             string          `json:"name,omitempty"`
+	Avatar           json.RawMessage `json:"avatar,omitempty"` // a URL, or null when removed
+	Heroes           []SlidingHero   `json:"heroes,omitempty"`
+	IsDM             bool            `json:"is_dm,omitempty"`
+	Initial          bool            `json:"initial,omitempty"`
+	ExpandedTimeline bool            `json:"expanded_timeline,omitempty"`
+	// UnstableExpanded is expanded_timeline under the name deployed
+	// clients (matrix-rust-sdk) read.
+	UnstableExpanded  bool              `json:"unstable_expanded_timeline,omitempty"`
+	Membership        string            `json:"membership,omitempty"`
+	InLists           []string          `json:"lists,omitempty"`
 	RequiredState     []json.RawMessage `json:"required_state,omitempty"`
 	Timeline          []json.RawMessage `json:"timeline,omitempty"`
 	PrevBatch         string            `json:"prev_batch,omitempty"`
@@ -219,6 +233,12 @@ func (req *SlidingRequest) validate() error {
 	if len(req.ConnID) > maxSlidingConnIDLen {
 		return invalid("conn_id is too long")
 	}
+	if req.BodyTimeout != nil && *req.BodyTimeout < 0 {
+		return invalid("timeout must not be negative")
+	}
+	if len(req.BodyPos) > 255 {
+		return invalid("pos is too long")
+	}
 	if len(req.TxnID) > 255 {
 		return invalid("txn_id is too long")
 	}
@@ -241,6 +261,13 @@ func (req *SlidingRequest) validate() error {
 		if len(l.Ranges) > maxSlidingRanges {
 			return invalid("List %s has too many ranges", name)
 		}
+		if l.Range != nil {
+			if len(l.Range) != 2 {
+				return invalid("List %s: range is [start, end]", name)
+			}
+			l.Ranges, l.Range = append(l.Ranges, l.Range), nil
+			req.Lists[name] = l
+		}
 		for _, r := range l.Ranges {
 			if len(r) != 2 || r[0] < 0 || r[1] < r[0] {
 				return invalid("List %s: a range is two indexes [start, end] with 0 <= start <= end", name)
@@ -248,6 +275,12 @@ func (req *SlidingRequest) validate() error {
 		}
 		if err := l.Filters.validate(); err != nil {
 			return fmt.Errorf("list %s: %w", name, err)
+		}
+		if f := l.Filters; f != nil && f.IsInvite == nil && f.IsInvited != nil {
+			f.IsInvite = f.IsInvited
+		}
+		if f := l.Filters; f != nil {
+			f.IsInvited = nil
 		}
 	}
 	if len(req.RoomSubscriptions) > maxSlidingSubscriptions {

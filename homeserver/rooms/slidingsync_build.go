@@ -137,6 +137,7 @@ type slidingCand struct {
 	encrypted bool
 	roomType  *string
 	name      string
+	tags      []string
 }
 
 // windowRoom is a room the response covers, with the merged configs of
@@ -145,6 +146,7 @@ type windowRoom struct {
 	c     *slidingCand
 	spec  stateSpec
 	limit int
+	lists []string // the lists that selected it
 }
 
 func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *SlidingRequest, prev *slidingSnap,
@@ -155,7 +157,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 	if prev != nil {
 		since, sinceTyping = prev.pos, prev.typing
 		maps.Copy(next.rooms, prev.rooms)
-		next.dm = prev.dm
+		next.dm, next.tags = prev.dm, prev.tags
 		maps.Copy(next.subs, prev.subs)
 	}
 	for _, id := range req.UnsubscribeRooms {
@@ -184,7 +186,8 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 			next.dm = parseDirect(a.content)
 		}
 	}
-	cands, byID := s.slidingCandidates(ctx, dev, prev, pos, ignored, next.dm)
+	next.tags = updateTags(next.tags, perRoom)
+	cands, byID := s.slidingCandidates(ctx, dev, prev, pos, ignored, next)
 
 	window := map[string]*windowRoom{}
 	add := func(c *slidingCand, cfg SlidingRoomConfig) {
@@ -215,6 +218,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 				}
 				seen[i] = true
 				add(sel[i], l.SlidingRoomConfig)
+				window[sel[i].m.roomID].lists = append(window[sel[i].m.roomID].lists, name)
 				listRooms[name] = append(listRooms[name], sel[i].m.roomID)
 			}
 		}
@@ -319,10 +323,11 @@ func scope(x *SlidingScopedExtension, window map[string]*windowRoom, listRooms m
 }
 
 // slidingCandidates lists the rooms the lists choose from, most recent
-// first: joined and invited rooms, and rooms left since the previous
-// response (so the client sees the leave).
+// first: joined and invited rooms, rooms the user was kicked or banned
+// from, and rooms the user left since the previous response of a
+// connection that had them (so the client sees the leave).
 func (s *Service) slidingCandidates(ctx context.Context, dev homeserver.Device, prev *slidingSnap, pos int64,
-	ignored map[string]bool, dm map[string]bool) ([]*slidingCand, map[string]*slidingCand) {
+	ignored map[string]bool, next *slidingSnap) ([]*slidingCand, map[string]*slidingCand) {
 	var out []*slidingCand
 	byID := map[string]*slidingCand{}
 	for _, m := range s.userMemberships(dev.UserID) {
@@ -330,14 +335,7 @@ func (s *Service) slidingCandidates(ctx context.Context, dev homeserver.Device, 
 			continue
 		}
 		switch m.membership {
-		case spec.Join, spec.Invite:
-		case spec.Leave, spec.Ban:
-			if prev == nil || m.pos <= prev.pos {
-				continue
-			}
-			if _, known := prev.rooms[m.roomID]; !known {
-				continue
-			}
+		case spec.Join, spec.Invite, spec.Leave, spec.Ban:
 		default:
 			continue
 		}
@@ -346,7 +344,17 @@ func (s *Service) slidingCandidates(ctx context.Context, dev homeserver.Device, 
 			s.log.Warn("sliding sync: cannot load room", "room", m.roomID, "err", err)
 			continue
 		}
-		c := &slidingCand{m: m, r: r, dm: dm[m.roomID]}
+		if m.membership == spec.Leave {
+			self := true
+			if e := r.stateEvent(spec.MRoomMember, dev.UserID); e != nil && e.Sender != dev.UserID && e.Pos == m.pos {
+				self = false // kicked
+			}
+			_, known := prev.known(m.roomID)
+			if self && (!known || m.pos <= prev.pos) {
+				continue
+			}
+		}
+		c := &slidingCand{m: m, r: r, dm: next.dm[m.roomID], tags: next.tags[m.roomID]}
 		if m.membership == spec.Invite {
 			inv := r.stateEvent(spec.MRoomMember, dev.UserID)
 			if inv != nil && ignored[inv.Sender] {
@@ -378,17 +386,15 @@ func (s *Service) slidingCandidates(ctx context.Context, dev homeserver.Device, 
 	return out, byID
 }
 
-// bumpStamp is the position of the room's newest bumping event the user
-// may see; an invite's is the invite itself. A room whose recent events
+// bumpStamp is the position of the room's newest bumping event; for a
+// room the user is invited to or left, that of the membership. A room whose recent events
 // hold none falls back to the newest position older than them.
 func bumpStamp(r *room, m membership, pos int64) int64 {
-	if m.membership == spec.Invite {
+	if m.membership != spec.Join {
+		// For a room the user is not in, when that membership happened.
 		return m.pos
 	}
 	hi := pos
-	if m.membership != spec.Join {
-		hi = m.pos
-	}
 	r.view.RLock()
 	recent, floor := r.recent, r.floor
 	r.view.RUnlock()
@@ -426,6 +432,12 @@ func (s *Service) slidingFilterAllows(f *SlidingFilters, c *slidingCand) bool {
 		return false
 	}
 	if f.RoomNameLike != "" && !strings.Contains(strings.ToLower(c.name), strings.ToLower(f.RoomNameLike)) {
+		return false
+	}
+	if slices.ContainsFunc(f.NotTags, func(t string) bool { return slices.Contains(c.tags, t) }) {
+		return false
+	}
+	if f.Tags != nil && !slices.ContainsFunc(*f.Tags, func(t string) bool { return slices.Contains(c.tags, t) }) {
 		return false
 	}
 	if f.Spaces != nil && !slices.ContainsFunc(*f.Spaces, func(space string) bool { return s.inSpace(space, c.m.roomID) }) {
@@ -485,4 +497,39 @@ func stateString(r *room, typ, field string) string {
 	_ = json.Unmarshal(e.PDU.Content(), &c)
 	v, _ := c[field].(string)
 	return v
+}
+
+// known reports what the snapshot's client has of a room (nil snapshot:
+// nothing).
+func (sn *slidingSnap) known(roomID string) (sentRoom, bool) {
+	if sn == nil {
+		return sentRoom{}, false
+	}
+	st, ok := sn.rooms[roomID]
+	return st, ok
+}
+
+// updateTags applies changed m.tag room account data to the room → tag
+// names map, copying it only when something changed (snapshots share it).
+func updateTags(tags map[string][]string, perRoom map[string][]adEntry) map[string][]string {
+	copied := false
+	for roomID, entries := range perRoom {
+		for _, a := range entries {
+			if a.typ != "m.tag" {
+				continue
+			}
+			if !copied {
+				tags, copied = maps.Clone(tags), true
+				if tags == nil {
+					tags = map[string][]string{}
+				}
+			}
+			var c struct {
+				Tags map[string]json.RawMessage `json:"tags"`
+			}
+			_ = json.Unmarshal(a.content, &c)
+			tags[roomID] = slices.Sorted(maps.Keys(c.Tags))
+		}
+	}
+	return tags
 }

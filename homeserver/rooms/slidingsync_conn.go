@@ -56,7 +56,8 @@ type slidingSnap struct {
 	extPos      int64 // the hook's position (device lists)
 	rooms       map[string]sentRoom
 	counts      map[string]int
-	dm          map[string]bool // rooms of m.direct
+	dm          map[string]bool     // rooms of m.direct
+	tags        map[string][]string // room → m.tag names
 	subs        map[string]SlidingRoomConfig
 }
 

@@ -26,7 +26,8 @@ func FuzzParseSlidingRequest(f *testing.F) {
 		`{"lists":{"a":{"ranges":[[0,1e30]]}}}`, `{"lists":{"a":{"ranges":[[0,9223372036854775807]]}}}`,
 		`{"lists":{"a":{"required_state":[["a","b","c"]]}}}`, `{"lists":{"a":{"timeline_limit":-4}}}`,
 		`{"room_subscriptions":{"x":{}}}`, `{"extensions":{"to_device":{"since":"abc"}}}`,
-		`{"lists":{"":{}}}`, `{"lists":{"a":{"filters":{"is_dm":"yes"}}}}`, `{"lists":[]}`,
+		`{"lists":{"":{}}}`, `{"pos":"a_1","timeout":5,"lists":{"a":{"range":[0,3],"filters":{"is_invited":true,"tags":["x"],"not_tags":["y"]}}}}`,
+		`{"lists":{"a":{"range":[1]}}}`, `{"unsubscribe_rooms":["!a:b"]}`, `{"lists":{"a":{"filters":{"is_dm":"yes"}}}}`, `{"lists":[]}`,
 	} {
 		f.Add([]byte(s))
 	}

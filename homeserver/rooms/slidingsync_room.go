@@ -21,10 +21,12 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	connSince, pos int64, ignored map[string]bool) (*SlidingRoom, sentRoom, error) {
 	c, r, m := w.c, w.c.r, w.c.m
 	stateKey := w.spec.key()
-	// A room is sent in full on its first appearance, when the user
-	// joined it (from an invite or again after leaving), and when a larger timeline is
-	// asked for than the one sent (the client replaces what it has).
-	initial := old == nil || w.limit > old.limit || (old.membership != spec.Join && m.membership == spec.Join)
+	// A room is sent in full on its first appearance and when the user
+	// joined it (from an invite or again after leaving). A larger
+	// timeline than the one sent brings the latest events again, older
+	// ones included (expanded_timeline).
+	initial := old == nil || (old.membership != spec.Join && m.membership == spec.Join)
+	expanded := !initial && w.limit > old.limit
 	hi := pos
 	if m.membership == spec.Leave || m.membership == spec.Ban {
 		hi = m.pos
@@ -33,10 +35,10 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	if !initial {
 		sent.limit = max(w.limit, old.limit)
 	}
-	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm}
+	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm, Membership: m.membership, InLists: w.lists}
 
 	if m.membership == spec.Invite {
-		if !initial && old.membership == spec.Invite {
+		if old != nil && old.membership == spec.Invite {
 			return nil, sent, nil
 		}
 		out.Initial = true
@@ -58,7 +60,7 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	}
 	r.view.RUnlock()
 	stateChanged := !initial && stateKey != old.stateKey
-	if !initial && !stateChanged && last <= roomSince && m.pos <= roomSince && ownReceipt <= roomSince {
+	if !initial && !expanded && !stateChanged && last <= roomSince && m.pos <= roomSince && ownReceipt <= roomSince {
 		return nil, sent, nil
 	}
 
@@ -68,24 +70,34 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 		return nil, sent, err
 	}
 	tf := (*RoomEventFilter)(nil).withIgnored(ignored)
-	evs, limited, err := s.timeline(ctx, v, roomSince, hi, w.limit, tf)
+	lo := roomSince
+	if expanded {
+		lo = 0
+	}
+	evs, limited, err := s.timeline(ctx, v, lo, hi, w.limit, tf)
 	if err != nil {
 		return nil, sent, err
 	}
 	out.Limited = limited
+	if expanded && len(evs) > 0 && evs[0].Pos <= roomSince {
+		out.ExpandedTimeline, out.UnstableExpanded = true, true
+	}
 	out.Timeline = make([]json.RawMessage, 0, len(evs))
 	senders := map[string]bool{}
 	live := 0
 	for _, e := range evs {
 		out.Timeline = append(out.Timeline, e.JSON(dev.UserID, dev.DeviceID))
 		senders[e.Sender] = true
+		if e.Type == spec.MRoomMember {
+			senders[*e.StateKey] = true // lazy loading covers membership targets too
+		}
 		if hadPrev && e.Pos > connSince {
 			live++
 		}
 	}
 	if len(evs) > 0 {
 		out.PrevBatch = formatToken(evs[0].Pos - 1)
-	} else if initial || limited {
+	} else if initial || limited || expanded {
 		out.PrevBatch = formatToken(hi)
 	}
 	out.NumLive = &live
