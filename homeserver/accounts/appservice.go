@@ -93,6 +93,20 @@ func (as *AppService) UserInNamespace(userID, serverName string) bool {
 	return m
 }
 
+// AliasInNamespace reports whether a room alias is in the application
+// service's alias namespaces.
+func (as *AppService) AliasInNamespace(alias string) bool {
+	m, _ := matchNamespaces(as.Namespaces.Aliases, alias)
+	return m
+}
+
+// RoomInNamespace reports whether a room ID is in the application
+// service's room namespaces.
+func (as *AppService) RoomInNamespace(roomID string) bool {
+	m, _ := matchNamespaces(as.Namespaces.Rooms, roomID)
+	return m
+}
+
 // SetAppServices installs the application services: their tokens
 // authenticate as their sender user (created if needed, with no usable
 // password) or, with ?user_id=, as any user of their namespace.

@@ -68,6 +68,7 @@ func (a *App) initAccounts(ctx context.Context) error {
 		return fmt.Errorf("app_services: %w", err)
 	}
 	a.AppServices = ass
+	a.newAppServices(ass)
 	ca := a.Config.ClientAPI
 	a.API = clientapi.New(svc, a.Log, ca.MaxBodyBytes)
 	if rl := ca.RateLimits; rl.Enabled {
@@ -75,7 +76,7 @@ func (a *App) initAccounts(ctx context.Context) error {
 		a.API.SetRateLimit("register", rl.Register.PerSecond, rl.Register.Burst)
 		a.API.SetRateLimit("send", rl.Send.PerSecond, rl.Send.Burst)
 	}
-	a.API.RegisterAccounts(svc, clientapi.AccountOptions{
+	a.API.RegisterAccounts(accountsWithQueries{svc, a.AppServiceSvc}, clientapi.AccountOptions{
 		RegistrationEnabled: ca.Registration.Enabled,
 		RegistrationToken:   ca.Registration.Token,
 		DefaultRoomVersion:  a.Config.Rooms.DefaultVersion,

@@ -25,6 +25,7 @@ import (
 
 	"scop/clientapi"
 	"scop/homeserver/accounts"
+	"scop/homeserver/appservice"
 	"scop/homeserver/storage/sqlite"
 	"scop/mailstack/receiver"
 )
@@ -46,6 +47,10 @@ type App struct {
 	// AppServices are the registered application services (from
 	// app_services), for delivering their transactions.
 	AppServices []accounts.AppService
+	// AppServiceSvc pushes transactions to the application services and
+	// answers their pings and queries (set by initAccounts).
+	AppServiceSvc   *appservice.Service
+	appServiceStore appservice.Store
 	// Set by initRooms; told about profile changes. May stay nil.
 	Rooms RoomsService
 	// Mail is the SMTP receiver, when mail.enabled is set.
@@ -119,6 +124,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.Close(ctx)
 		return nil, fmt.Errorf("rooms: %w", err)
 	}
+	if err := a.initAppServices(ctx); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	if err := a.initToDevice(ctx); err != nil {
 		a.Close(ctx)
 		return nil, err
@@ -158,6 +167,13 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	_, port, _ := net.SplitHostPort(a.Config.ClientAPI.Listen)
 	if err := a.startMail(ctx, port == "0"); err != nil {
+		cl.Close()
+		if ml != nil {
+			ml.Close()
+		}
+		return err
+	}
+	if err := a.startAppServices(ctx); err != nil {
 		cl.Close()
 		if ml != nil {
 			ml.Close()

@@ -24,7 +24,7 @@ func (a *App) initRooms() error {
 		cfg.OnCommit = func(writes int) { a.CommitBatchSize.Observe(float64(writes)) }
 	}
 	svc, err := rooms.New(ctx, cfg, rooms.Identity{ServerName: a.ServerName, KeyID: a.KeyID, Key: a.SigningKey},
-		store, store, store, a.Accounts, a.Log.With("area", "rooms"))
+		store, a.appServiceAliases(store), store, a.appServiceProfiles(), a.Log.With("area", "rooms"))
 	if err != nil {
 		return fmt.Errorf("rooms service: %w", err)
 	}
