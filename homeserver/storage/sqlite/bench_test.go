@@ -22,10 +22,16 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkWriteMessages4 writes what the group committer writes for four
-// concurrent senders in one room: four message events of realistic size
-// and the room head once per sender.
-func BenchmarkWriteMessages4(b *testing.B) {
+// BenchmarkWriteMessages writes what the group committer writes for n
+// concurrent senders in one room: n message events of realistic size and
+// the room head once per sender.
+func BenchmarkWriteMessages(b *testing.B) {
+	for _, n := range []int{1, 4, 16} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchWriteMessages(b, n) })
+	}
+}
+
+func benchWriteMessages(b *testing.B, n int) {
 	db, err := Open(filepath.Join(b.TempDir(), "rooms.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +53,7 @@ func BenchmarkWriteMessages4(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		bt := &storage.Batch{}
-		for range 4 {
+		for range n {
 			nid++
 			pos++
 			bt.Events = append(bt.Events, storage.Event{NID: nid, EventID: id(nid), RoomNID: 1, Pos: pos, TypeNID: 1,

@@ -191,25 +191,6 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}
 		return nil
 	}
-	// execRows inserts rows with one statement per chunk of up to
-	// rowsPerInsert rows (head ends with VALUES): the per-statement
-	// overhead of database/sql and the driver is paid once per chunk.
-	execRows := func(head string, cols, rows int, add func(i int, args []any) []any) error {
-		args := make([]any, 0, cols*min(rows, rowsPerInsert))
-		for at := 0; at < rows; {
-			n := min(rows-at, rowsPerInsert)
-			args = args[:0]
-			for i := at; i < at+n; i++ {
-				args = add(i, args)
-			}
-			chunk := args
-			if err := exec(head+valuesList(cols, n), 1, func(int) []any { return chunk }); err != nil {
-				return err
-			}
-			at += n
-		}
-		return nil
-	}
 	rooms := lastRoomHeads(b.Rooms)
 	if err = exec(`INSERT OR IGNORE INTO event_types(nid, name) VALUES (?, ?)`, len(b.Types), func(i int) []any {
 		return []any{b.Types[i].NID, b.Types[i].Name}
@@ -230,12 +211,15 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 		}); err != nil {
 		return err
 	}
-	if err = execRows(`INSERT INTO events(event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender,
-		state_before, txn_device, txn_id, pdu, client, unsigned) VALUES `, 14, len(b.Events), func(i int, args []any) []any {
-		e := &b.Events[i]
-		return append(args, e.NID, e.EventID, e.RoomNID, e.Pos, e.TypeNID, e.StateKeyNID, e.IsState, e.Sender,
-			e.StateBefore, e.TxnDevice, e.TxnID, e.PDU, e.Client, e.Unsigned)
-	}); err != nil {
+	// One row per statement: a multi-row INSERT makes SQLite keep a
+	// statement journal, which costs more than the statements it saves.
+	if err = exec(`INSERT INTO events(event_nid, event_id, room_nid, pos, type_nid, state_key_nid, is_state, sender,
+		state_before, txn_device, txn_id, pdu, client, unsigned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		len(b.Events), func(i int) []any {
+			e := &b.Events[i]
+			return []any{e.NID, e.EventID, e.RoomNID, e.Pos, e.TypeNID, e.StateKeyNID, e.IsState, e.Sender,
+				e.StateBefore, e.TxnDevice, e.TxnID, e.PDU, e.Client, e.Unsigned}
+		}); err != nil {
 		return err
 	}
 	if err = exec(`INSERT INTO state_snapshots(nid, room_nid, parent) VALUES (?, ?, ?)`, len(b.Snapshots), func(i int) []any {
@@ -296,24 +280,6 @@ func (s *RoomsStore) Write(ctx context.Context, b *storage.Batch) (err error) {
 	}
 	s.commits.Add(1)
 	return nil
-}
-
-// rowsPerInsert bounds the rows of one multi-row INSERT, so that only a
-// few statement shapes are prepared and cached.
-const rowsPerInsert = 16
-
-// valuesList returns "(?, ...), (?, ...)": n rows of cols placeholders.
-func valuesList(cols, n int) string {
-	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
-	var b strings.Builder
-	b.Grow(n * (len(row) + 2))
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(row)
-	}
-	return b.String()
 }
 
 // lastRoomHeads reduces a merged batch's room heads to one per room: the
