@@ -65,10 +65,11 @@ func (ss *slidingRoutes) sync(r *http.Request) (any, error) {
 		}
 		req.Timeout = min(time.Duration(min(ms, 3_600_000))*time.Millisecond, maxSlidingTimeout)
 	}
-	switch q.Get("set_presence") {
-	case "", "online", "offline", "unavailable":
-	default:
-		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "set_presence must be online, offline or unavailable")
+	if p := q.Get("set_presence"); p != "" {
+		if !rooms.ValidPresence(p) {
+			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "set_presence must be online, offline or unavailable")
+		}
+		req.SetPresence = p
 	}
 	api := ss.rr.api
 	ctx, cancel := context.WithCancel(r.Context())

@@ -709,3 +709,20 @@ func BenchmarkSlidingSyncIncremental(b *testing.B) {
 		}
 	}
 }
+
+func TestSlidingSyncSetsPresence(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	rs.sliding(t, alice, "set_presence=unavailable", map[string]any{})
+	var p struct {
+		Presence string `json:"presence"`
+	}
+	if st := rs.Do(t, "GET", "/_matrix/client/v3/presence/"+esc(alice.UserID)+"/status", bob.Token, nil, &p); st != 200 || p.Presence != "unavailable" {
+		t.Errorf("presence after a sliding sync with set_presence=unavailable: %d %q", st, p.Presence)
+	}
+	var out slidingResp
+	if st := rs.Do(t, "POST", slidingPath+"?set_presence=away", alice.Token, map[string]any{}, &out); st != 400 || out.Errcode != "M_INVALID_PARAM" {
+		t.Errorf("bad set_presence: %d %s", st, out.Errcode)
+	}
+}

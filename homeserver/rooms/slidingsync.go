@@ -46,6 +46,8 @@ type SlidingRequest struct {
 	// the MSC's latest revision moves them; the query parameters win.
 	BodyPos     string `json:"pos,omitempty"`
 	BodyTimeout *int64 `json:"timeout,omitempty"`
+	// SetPresence is set_presence ("" for the default, online).
+	SetPresence string `json:"set_presence,omitempty"`
 
 	ConnID            string                       `json:"conn_id"`
 	TxnID             string                       `json:"txn_id,omitempty"`
@@ -235,6 +237,9 @@ func (req *SlidingRequest) validate() error {
 	}
 	if req.BodyTimeout != nil && *req.BodyTimeout < 0 {
 		return invalid("timeout must not be negative")
+	}
+	if req.SetPresence != "" && !ValidPresence(req.SetPresence) {
+		return invalid("set_presence must be online, offline or unavailable")
 	}
 	if len(req.BodyPos) > 255 {
 		return invalid("pos is too long")

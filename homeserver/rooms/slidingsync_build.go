@@ -53,6 +53,11 @@ func (s *Service) SlidingSync(ctx context.Context, dev homeserver.Device, conns 
 	if err != nil {
 		return nil, err
 	}
+	// Polling marks the user present, as /sync does.
+	if pres := s.presence(); pres != nil {
+		pres.SyncStarted(dev.UserID, req.SetPresence)
+		defer pres.SyncEnded(dev.UserID)
+	}
 	var timer <-chan time.Time
 	if timeout := min(max(req.Timeout, 0), maxSyncTimeout); prev != nil && timeout > 0 {
 		t := time.NewTimer(timeout)
