@@ -225,6 +225,35 @@ func TestSync_NewlyJoined(t *testing.T) {
 		checkRoom(c, s, room, nil)
 		_ = ids // private_chat is shared: history before the invite may show
 	})
+	run(t, "TimelineFollowsVisibility", func(c *T) {
+		a, b := c.user(), c.user()
+		room := roomVis(a, "joined")
+		hidden := a.send(room, "before b joined")
+		since := b.sync("").NextBatch
+		b.join(room)
+		late := a.send(room, "after b joined")
+		f := `{"room":{"timeline":{"limit":50}}}`
+		s := b.syncUntil(since, f, func(s *Sync) bool { return s.Rooms.Join[room].Timeline.Events.has(late) })
+		tl := s.Rooms.Join[room].Timeline.Events
+		if tl.has(hidden) {
+			c.Errorf("history_visibility joined: the newly joined room's timeline shows a message from before the join")
+		}
+		if tl.find("m.room.member", sp(b.UserID)) == nil {
+			c.Errorf("timeline lacks the join")
+		}
+	})
+	run(t, "RejoinSeesSharedGap", func(c *T) {
+		a, b := c.user(), c.user()
+		room := roomVis(a, "shared")
+		b.join(room)
+		b.Must("POST", cs("/rooms/%s/leave", room), map[string]any{})
+		gap := a.send(room, "while b was away")
+		b.join(room)
+		chunk, _ := b.messages(room, url.Values{"dir": {"b"}, "limit": {"50"}})
+		if !chunk.has(gap) {
+			c.Errorf("history_visibility shared: a re-joined member cannot see what was said while away")
+		}
+	})
 	run(t, "LazyLoadMembersOfSenders", func(c *T) {
 		a, b, d := c.user(), c.user(), c.user()
 		room := a.publicRoom()
