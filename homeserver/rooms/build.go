@@ -239,18 +239,17 @@ func (s *Service) sendMessage(ctx context.Context, roomID string, p proto) (*Eve
 	}
 	prev := r.prevEvents()
 	depth, snap := r.depth+1, r.snapshot
-	var authEvs []gmsl.PDU
+	// A message is authorised by the create event, the power levels and
+	// the sender's membership: copy just those out of the room state
+	// (events are immutable, so they can be read without the lock).
+	auth := make(authProvider, 3)
 	for _, t := range []tuple{{spec.MRoomCreate, ""}, {spec.MRoomPowerLevels, ""}, {spec.MRoomMember, p.Sender}} {
 		if e := r.state[t]; e != nil {
-			authEvs = append(authEvs, e.PDU)
+			auth[t] = e
 		}
 	}
 	r.mu.Unlock()
 
-	auth, err := gmsl.NewAuthEvents(authEvs)
-	if err != nil {
-		return nil, err
-	}
 	pdu, client, err := s.buildPDU(r.ver, roomID, p, prev, depth, auth)
 	if err != nil {
 		return nil, err
