@@ -119,3 +119,30 @@ func TestSlidingConnsBounds(t *testing.T) {
 		t.Errorf("idle connection kept: %v", err)
 	}
 }
+
+func TestStateGrew(t *testing.T) {
+	key := func(entries ...[]string) string {
+		var sp stateSpec
+		sp.merge(SlidingRoomConfig{RequiredState: entries}, "@me:test")
+		return sp.key()
+	}
+	name, topic := []string{"m.room.name", ""}, []string{"m.room.topic", ""}
+	cases := []struct {
+		name     string
+		old, new string
+		want     bool
+	}{
+		{"same", key(name, topic), key(topic, name), false},
+		{"narrower", key(name, topic), key(name), false},
+		{"wider", key(name), key(name, topic), true},
+		{"from nothing", key(), key(name), true},
+		{"to nothing", key(name), key(), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stateGrew(tc.old, tc.new); got != tc.want {
+				t.Errorf("stateGrew = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -59,7 +60,7 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 		}
 	}
 	r.view.RUnlock()
-	stateChanged := !initial && stateKey != old.stateKey
+	stateChanged := !initial && stateGrew(old.stateKey, stateKey)
 	if !initial && !expanded && !stateChanged && last <= roomSince && m.pos <= roomSince && ownReceipt <= roomSince {
 		return nil, sent, nil
 	}
@@ -258,4 +259,23 @@ func (s *Service) SlidingMemberEvents(ctx context.Context, dev homeserver.Device
 		}
 	}
 	return out, nil
+}
+
+// stateGrew reports whether the required_state key now asks for an entry
+// the old one did not: only then is the matching state sent again (a
+// narrower request needs nothing new).
+func stateGrew(oldKey, newKey string) bool {
+	if oldKey == newKey || newKey == "" {
+		return false
+	}
+	had := map[string]bool{}
+	for _, e := range strings.Split(oldKey, "\x01") {
+		had[e] = true
+	}
+	for _, e := range strings.Split(newKey, "\x01") {
+		if !had[e] {
+			return true
+		}
+	}
+	return false
 }
