@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"scop/homeserver"
+	"scop/homeserver/push"
 )
 
 // PushRuleStore keeps each user's push rule changes as one JSON document.
@@ -17,19 +18,8 @@ type PushRuleStore interface {
 	SetPushRules(ctx context.Context, userID string, data []byte) error
 }
 
-// userPushRules is the stored document: the user's own rules by kind, in
-// priority order, and changes to predefined rules by "kind/rule_id".
-type userPushRules struct {
-	Rules    map[string][]pushRule   `json:"rules,omitempty"`
-	Defaults map[string]ruleOverride `json:"defaults,omitempty"`
-}
-
-type ruleOverride struct {
-	Enabled *bool `json:"enabled,omitempty"`
-	Actions []any `json:"actions"` // nil: unchanged; [] is a change
-}
-
-var pushKinds = []string{"override", "content", "room", "sender", "underride"}
+// pushKinds are the rule kinds in evaluation order.
+var pushKinds = push.Kinds
 
 type pushRules struct {
 	store PushRuleStore
@@ -39,58 +29,20 @@ type pushRules struct {
 	mu       sync.Mutex // serialises read-modify-write of one process's changes
 }
 
-func (p *pushRules) load(ctx context.Context, userID string) (*userPushRules, error) {
+func (p *pushRules) load(ctx context.Context, userID string) (*push.Changes, error) {
 	data, err := p.store.PushRules(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	u := &userPushRules{}
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, u); err != nil {
-			return nil, err
-		}
-	}
-	if u.Rules == nil {
-		u.Rules = map[string][]pushRule{}
-	}
-	if u.Defaults == nil {
-		u.Defaults = map[string]ruleOverride{}
-	}
-	return u, nil
+	return push.ParseChanges(data)
 }
 
-// ruleset assembles what the user sees: .m.rule.master first, then the
-// user's own rules above the other predefined ones of each kind.
-func ruleset(userID string, u *userPushRules) map[string][]pushRule {
-	defaults := defaultPushRules(userID)
-	out := map[string][]pushRule{}
-	for _, kind := range pushKinds {
-		var ds []pushRule
-		for _, r := range defaults[kind] {
-			if o, ok := u.Defaults[kind+"/"+r.RuleID]; ok {
-				if o.Enabled != nil {
-					r.Enabled = *o.Enabled
-				}
-				if o.Actions != nil {
-					r.Actions = o.Actions
-				}
-			}
-			ds = append(ds, r)
-		}
-		rules := []pushRule{}
-		if kind == "override" && len(ds) > 0 && ds[0].RuleID == ".m.rule.master" {
-			rules = append(rules, ds[0])
-			ds = ds[1:]
-		}
-		rules = append(rules, u.Rules[kind]...)
-		out[kind] = append(rules, ds...)
-	}
-	return out
-}
+// ruleset assembles what the user sees.
+func ruleset(userID string, u *push.Changes) map[string][]pushRule { return u.Ruleset(userID) }
 
 // update applies change to the user's rules under the lock, stores them
 // and tells onChange.
-func (p *pushRules) update(ctx context.Context, userID string, change func(u *userPushRules) error) error {
+func (p *pushRules) update(ctx context.Context, userID string, change func(u *push.Changes) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u, err := p.load(ctx, userID)
@@ -249,7 +201,7 @@ func (p *pushRules) put(r *http.Request) (any, error) {
 	}
 	q := r.URL.Query()
 	before, after := q.Get("before"), q.Get("after")
-	return struct{}{}, p.update(r.Context(), MustDevice(r).UserID, func(u *userPushRules) error {
+	return struct{}{}, p.update(r.Context(), MustDevice(r).UserID, func(u *push.Changes) error {
 		rules := u.Rules[kind]
 		pos := userRuleIndex(rules, id)
 		if pos >= 0 {
@@ -289,7 +241,7 @@ func (p *pushRules) delete(r *http.Request) (any, error) {
 	if strings.HasPrefix(id, ".") {
 		return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Predefined rules cannot be deleted; disable them instead")
 	}
-	return struct{}{}, p.update(r.Context(), MustDevice(r).UserID, func(u *userPushRules) error {
+	return struct{}{}, p.update(r.Context(), MustDevice(r).UserID, func(u *push.Changes) error {
 		i := userRuleIndex(u.Rules[kind], id)
 		if i < 0 {
 			return homeserver.Errorf(homeserver.ErrNotFound, "Unknown push rule")
@@ -301,18 +253,18 @@ func (p *pushRules) delete(r *http.Request) (any, error) {
 
 // modify changes a user rule in place, or records the change of a
 // predefined one.
-func (p *pushRules) modify(r *http.Request, change func(pr *pushRule, o *ruleOverride)) error {
+func (p *pushRules) modify(r *http.Request, change func(pr *pushRule, o *push.Override)) error {
 	kind, id := r.PathValue("kind"), r.PathValue("ruleID")
 	if err := checkKind(kind); err != nil {
 		return err
 	}
 	userID := MustDevice(r).UserID
-	return p.update(r.Context(), userID, func(u *userPushRules) error {
+	return p.update(r.Context(), userID, func(u *push.Changes) error {
 		if i := userRuleIndex(u.Rules[kind], id); i >= 0 {
 			change(&u.Rules[kind][i], nil)
 			return nil
 		}
-		if _, err := findRule(defaultPushRules(userID), kind, id); err != nil {
+		if _, err := findRule(push.Predefined(userID), kind, id); err != nil {
 			return err
 		}
 		o := u.Defaults[kind+"/"+id]
@@ -332,7 +284,7 @@ func (p *pushRules) setEnabled(r *http.Request) (any, error) {
 	if req.Enabled == nil {
 		return nil, homeserver.Errorf(homeserver.ErrMissingParam, "enabled is required")
 	}
-	return struct{}{}, p.modify(r, func(pr *pushRule, o *ruleOverride) {
+	return struct{}{}, p.modify(r, func(pr *pushRule, o *push.Override) {
 		if pr != nil {
 			pr.Enabled = *req.Enabled
 		} else {
@@ -358,7 +310,7 @@ func (p *pushRules) setActions(r *http.Request) (any, error) {
 	if acts == nil {
 		acts = []any{}
 	}
-	return struct{}{}, p.modify(r, func(pr *pushRule, o *ruleOverride) {
+	return struct{}{}, p.modify(r, func(pr *pushRule, o *push.Override) {
 		if pr != nil {
 			pr.Actions = acts
 		} else {

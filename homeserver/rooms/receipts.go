@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -107,13 +108,19 @@ type UnreadCounts struct {
 	Notification int `json:"notification_count"`
 }
 
-// maxUnread caps the unread count read from the database (clients show
-// large counts as "99+"), which bounds the cost of counting.
-const maxUnread = 100
+// maxUnread caps the counts (clients show large counts as "99+"), and
+// maxUnreadScan the events a count from scratch looks at, which bounds
+// its cost.
+const (
+	maxUnread     = 100
+	maxUnreadScan = 1000
+)
 
-// unread counts the messages from others after the user's read receipt
-// (or their own newest message, or their join): what the default push rules
-// (.m.rule.message) notify for. Highlights are not computed.
+// unread counts the events after the user's read receipt (or their own
+// newest event, or their join) whose push actions notify, and those of
+// them that highlight. A count is cached per room and user and extended
+// by the events since, so a sync evaluates each new event once per
+// member; it starts over when the receipt or the user's rules change.
 func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, pos int64) (*UnreadCounts, error) {
 	r.view.RLock()
 	after := joinedAt // nothing from before the join is unread
@@ -124,34 +131,87 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 	}
 	recent, floor := r.recent, r.floor
 	r.view.RUnlock()
-	isMessage := func(t string) bool { return t == "m.room.message" || t == "m.room.encrypted" }
-	n := 0
-	for i := len(recent) - 1; i >= 0; i-- {
-		e := recent[i]
-		if e.Pos > pos {
-			continue
-		}
-		if e.Pos <= after || e.Sender == userID {
-			return &UnreadCounts{Notification: n}, nil
-		}
-		if isMessage(e.Type) {
-			n++
-		}
-	}
-	if floor <= after {
-		return &UnreadCounts{Notification: n}, nil
-	}
-	s.namesMu.Lock()
-	var types []int64
-	for _, t := range []string{"m.room.message", "m.room.encrypted"} {
-		if nid, ok := s.types[t]; ok {
-			types = append(types, nid)
-		}
-	}
-	s.namesMu.Unlock()
-	older, err := s.db.CountEvents(ctx, r.nid, after, floor, types, userID, maxUnread)
+	ur, err := s.evaluator(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	return &UnreadCounts{Notification: min(n+older, maxUnread)}, nil
+	ps := s.pushState()
+	key := countKey{r, userID}
+	ps.mu.Lock()
+	ce, cached := ps.counts[key]
+	ps.mu.Unlock()
+	var c UnreadCounts
+	switch {
+	case cached && ce.after == after && ce.gen == ur.gen && ce.pos == pos:
+		c = ce.counts
+	case cached && ce.after == after && ce.gen == ur.gen && ce.pos < pos && floor <= ce.pos:
+		c = ce.counts
+		rp := s.roomPush(r)
+		for _, e := range recent {
+			if e.Pos <= ce.pos || e.Pos > pos {
+				continue
+			}
+			if e.Sender == userID {
+				c = UnreadCounts{}
+				continue
+			}
+			c.add(s.actions(rp, ur, userID, e))
+		}
+	default:
+		if c, err = s.countBack(ctx, r, ur, userID, after, pos, recent, floor); err != nil {
+			return nil, err
+		}
+	}
+	if !cached || ce.pos <= pos || ce.after != after || ce.gen != ur.gen {
+		ps.mu.Lock()
+		ps.counts[key] = countEntry{after: after, pos: pos, gen: ur.gen, counts: c}
+		ps.mu.Unlock()
+	}
+	return &UnreadCounts{Notification: min(c.Notification, maxUnread), Highlight: min(c.Highlight, maxUnread)}, nil
+}
+
+// countBack counts from scratch, newest first, from pos back to after
+// or the user's own newest event: the recent window first, then the
+// database, at most maxUnreadScan events.
+func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, userID string, after, pos int64, recent []*Event, floor int64) (UnreadCounts, error) {
+	var c UnreadCounts
+	rp := s.roomPush(r)
+	scanned := 0
+	visit := func(e *Event) bool {
+		if e.Pos > pos {
+			return true
+		}
+		if e.Pos <= after || e.Sender == userID || scanned >= maxUnreadScan || c.Notification >= maxUnread {
+			return false
+		}
+		scanned++
+		c.add(s.actions(rp, ur, userID, e))
+		return true
+	}
+	for i := len(recent) - 1; i >= 0; i-- {
+		if !visit(recent[i]) {
+			return c, nil
+		}
+	}
+	to := min(floor, pos)
+	for to > after {
+		stored, err := s.db.RoomEvents(ctx, r.nid, after, to, 100, true)
+		if err != nil {
+			return c, fmt.Errorf("unread of %s in %s: %w", userID, r.id, err)
+		}
+		if len(stored) == 0 {
+			break
+		}
+		for _, se := range stored {
+			e, err := eventFromStorage(r.ver, se)
+			if err != nil {
+				return c, err
+			}
+			if !visit(e) {
+				return c, nil
+			}
+			to = e.Pos - 1
+		}
+	}
+	return c, nil
 }

@@ -1,0 +1,241 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
+
+	"scop/homeserver/push"
+)
+
+// Push rule evaluation for unread_notifications and the pusher worker.
+// It runs outside the send path: counts are computed on demand at sync
+// (incrementally from a cached count per room and user) and the pusher
+// worker follows the stream.
+
+const pushRulesType = "m.push_rules"
+
+// pushState holds the compiled rules of each user and the cached counts.
+// It hangs off the Service through pushStates (the Service struct is
+// owned elsewhere).
+type pushState struct {
+	mu      sync.Mutex
+	rules   map[string]*userRules
+	counts  map[countKey]countEntry
+	parsed  map[*Event]*push.Event
+	members map[*room]memberCount
+}
+
+type userRules struct {
+	evl *push.Evaluator
+	gen uint64
+}
+
+type countKey struct {
+	r    *room
+	user string
+}
+
+// countEntry is the count over (after, pos] made with rules generation gen.
+type countEntry struct {
+	after, pos int64
+	gen        uint64
+	counts     UnreadCounts
+}
+
+type memberCount struct {
+	lastPos int64
+	joined  int
+}
+
+// maxParsed bounds the cache of events parsed for evaluation.
+const maxParsed = 8192
+
+var (
+	pushStates sync.Map // *Service → *pushState
+	rulesGen   struct {
+		sync.Mutex
+		n uint64
+	}
+)
+
+func (s *Service) pushState() *pushState {
+	if ps, ok := pushStates.Load(s); ok {
+		return ps.(*pushState)
+	}
+	ps, _ := pushStates.LoadOrStore(s, &pushState{rules: map[string]*userRules{}, counts: map[countKey]countEntry{},
+		parsed: map[*Event]*push.Event{}, members: map[*room]memberCount{}})
+	return ps.(*pushState)
+}
+
+func nextGen() uint64 {
+	rulesGen.Lock()
+	defer rulesGen.Unlock()
+	rulesGen.n++
+	return rulesGen.n
+}
+
+// PutPushRules publishes a user's whole ruleset ({"global": ...}) as
+// m.push_rules account data and evaluates the user's events with it
+// from now on.
+func (s *Service) PutPushRules(ctx context.Context, userID string, content json.RawMessage) error {
+	evl, err := compileRulesContent(userID, content)
+	if err != nil {
+		return err
+	}
+	if err := s.putAccountData(ctx, userID, "", pushRulesType, content); err != nil {
+		return fmt.Errorf("publish push rules of %s: %w", userID, err)
+	}
+	ps := s.pushState()
+	ps.mu.Lock()
+	ps.rules[userID] = &userRules{evl: evl, gen: nextGen()}
+	ps.mu.Unlock()
+	return nil
+}
+
+func compileRulesContent(userID string, content json.RawMessage) (*push.Evaluator, error) {
+	var c struct {
+		Global push.Ruleset `json:"global"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil {
+		return nil, fmt.Errorf("push rules of %s: %w", userID, err)
+	}
+	if c.Global == nil {
+		c.Global = push.Predefined(userID)
+	}
+	return push.Compile(c.Global), nil
+}
+
+// evaluator returns the user's compiled rules: from the m.push_rules
+// account data, or the predefined rules when there is none.
+func (s *Service) evaluator(ctx context.Context, userID string) (*userRules, error) {
+	ps := s.pushState()
+	ps.mu.Lock()
+	ur := ps.rules[userID]
+	ps.mu.Unlock()
+	if ur != nil {
+		return ur, nil
+	}
+	rows, err := s.userData.AccountData(ctx, userID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("load push rules of %s: %w", userID, err)
+	}
+	var evl *push.Evaluator
+	for _, a := range rows {
+		if a.RoomID == "" && a.Type == pushRulesType {
+			if e, err := compileRulesContent(userID, a.Content); err == nil {
+				evl = e
+			}
+		}
+	}
+	if evl == nil {
+		evl = push.Compile(push.Predefined(userID))
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if cur := ps.rules[userID]; cur != nil { // a PutPushRules meanwhile wins
+		return cur, nil
+	}
+	ur = &userRules{evl: evl, gen: nextGen()}
+	ps.rules[userID] = ur
+	return ur, nil
+}
+
+// parsedEvent returns e parsed for evaluation, once per event.
+func (s *Service) parsedEvent(e *Event) *push.Event {
+	ps := s.pushState()
+	ps.mu.Lock()
+	pe := ps.parsed[e]
+	ps.mu.Unlock()
+	if pe != nil {
+		return pe
+	}
+	pe, err := push.ParseEvent(e.Client)
+	if err != nil {
+		pe, _ = push.ParseEvent([]byte(`{}`))
+	}
+	ps.mu.Lock()
+	if len(ps.parsed) >= maxParsed {
+		clear(ps.parsed)
+	}
+	ps.parsed[e] = pe
+	ps.mu.Unlock()
+	return pe
+}
+
+// roomPush is what evaluation needs from one room's current state,
+// gathered once per batch of events.
+type roomPush struct {
+	r       *room
+	joined  int
+	notif   map[string]int64
+	senders map[string]int64
+}
+
+func (s *Service) roomPush(r *room) *roomPush {
+	rp := &roomPush{r: r, senders: map[string]int64{}}
+	ps := s.pushState()
+	r.view.RLock()
+	last := r.lastPos
+	r.view.RUnlock()
+	ps.mu.Lock()
+	mc, ok := ps.members[r]
+	ps.mu.Unlock()
+	if !ok || mc.lastPos != last {
+		mc = memberCount{lastPos: last}
+		r.view.RLock()
+		for k, e := range r.cur {
+			if k.typ == spec.MRoomMember && e.Membership() == spec.Join {
+				mc.joined++
+			}
+		}
+		r.view.RUnlock()
+		ps.mu.Lock()
+		ps.members[r] = mc
+		ps.mu.Unlock()
+	}
+	rp.joined = mc.joined
+	if _, pl := r.powerLevel(""); pl != nil {
+		rp.notif = map[string]int64{"room": pl.NotificationLevel("room")}
+		for k, v := range pl.Notifications {
+			rp.notif[k] = v
+		}
+	}
+	return rp
+}
+
+// env is the evaluation environment of userID for an event by sender.
+func (rp *roomPush) env(userID, sender string) *push.Env {
+	lvl, ok := rp.senders[sender]
+	if !ok {
+		lvl, _ = rp.r.powerLevel(sender)
+		rp.senders[sender] = lvl
+	}
+	env := &push.Env{UserID: userID, MemberCount: rp.joined, SenderPowerLevel: lvl, NotificationLevels: rp.notif}
+	if m := rp.r.stateEvent(spec.MRoomMember, userID); m != nil {
+		env.DisplayName = gjson.GetBytes(m.Client, "content.displayname").String()
+	}
+	return env
+}
+
+// actions evaluates e for userID; a user's own events never notify.
+func (s *Service) actions(rp *roomPush, ur *userRules, userID string, e *Event) push.Actions {
+	if e.Sender == userID {
+		return push.Actions{}
+	}
+	return ur.evl.Evaluate(s.parsedEvent(e), rp.env(userID, e.Sender))
+}
+
+func (c *UnreadCounts) add(a push.Actions) {
+	n, h := a.Counts()
+	if n {
+		c.Notification++
+	}
+	if h {
+		c.Highlight++
+	}
+}
