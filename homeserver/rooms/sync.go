@@ -84,7 +84,7 @@ type SyncResponse struct {
 
 func (r *SyncResponse) empty() bool {
 	// Presence is judged apart (quiet changes do not end a long poll).
-	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.AccountData.Events) == 0
+	return len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.Rooms.Knock)+len(r.AccountData.Events) == 0
 }
 
 // maxSyncTimeout caps long polls.
