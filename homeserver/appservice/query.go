@@ -17,7 +17,7 @@ import (
 // true when one answered 200, by which time it has registered the user.
 // Failures and timeouts count as "no".
 func (s *Service) QueryUser(ctx context.Context, userID string) bool {
-	return s.query(ctx, "u"+userID, "/_matrix/app/v1/users/"+url.PathEscape(userID),
+	return s.query(ctx, "u"+userID, queryPath("users", userID),
 		func(as *accounts.AppService) bool { return as.UserInNamespace(userID, s.opts.ServerName) })
 }
 
@@ -25,8 +25,14 @@ func (s *Service) QueryUser(ctx context.Context, userID string) bool {
 // alias whether it exists (GET /_matrix/app/v1/rooms/{roomAlias}): true
 // when one answered 200, by which time it has created the alias.
 func (s *Service) QueryAlias(ctx context.Context, alias string) bool {
-	return s.query(ctx, "a"+alias, "/_matrix/app/v1/rooms/"+url.PathEscape(alias),
+	return s.query(ctx, "a"+alias, queryPath("rooms", alias),
 		func(as *accounts.AppService) bool { return as.AliasInNamespace(alias) })
+}
+
+// queryPath is the path of a user ("users") or alias ("rooms") query: the
+// ID, which comes from a client, is one escaped path segment.
+func queryPath(kind, id string) string {
+	return "/_matrix/app/v1/" + kind + "/" + url.PathEscape(id)
 }
 
 // query asks each interested application service in turn. A lookup made
