@@ -64,6 +64,7 @@ type slidingRoom struct {
 	InvitedCount  *int     `json:"invited_count"`
 	Notifications *int     `json:"notification_count"`
 	InviteState   []ev     `json:"invite_state"`
+	KnockState    []ev     `json:"knock_state"`
 }
 
 // sliding sends one request; query is e.g. "pos=...&timeout=0".
@@ -343,6 +344,23 @@ func TestSlidingSyncKickedAndBanned(t *testing.T) {
 	}
 	if _, ok := resp.Rooms[left]; ok {
 		t.Error("room left by bob himself listed")
+	}
+}
+
+func TestSlidingSyncKnock(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	room := rs.createRoom(t, alice, map[string]any{"room_version": "10", "initial_state": []any{map[string]any{
+		"type": "m.room.join_rules", "state_key": "", "content": map[string]any{"join_rule": "knock"}}}})
+	rs.must(t, bob, "POST", "/knock/"+esc(room), map[string]any{})
+	s0 := rs.sliding(t, bob, "", allList(5))
+	r, ok := s0.Rooms[room]
+	if !ok || r.Membership != "knock" || len(r.KnockState) == 0 || len(r.Timeline) != 0 {
+		t.Fatalf("knocked room: %+v", r)
+	}
+	if s1 := rs.sliding(t, bob, "timeout=0&pos="+s0.Pos, allList(5)); len(s1.Rooms) != 0 {
+		t.Errorf("knock sent again: %v", s1.Rooms)
 	}
 }
 

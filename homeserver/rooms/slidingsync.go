@@ -175,6 +175,7 @@ type SlidingRoom struct {
 	NotificationCount *int              `json:"notification_count,omitempty"`
 	HighlightCount    *int              `json:"highlight_count,omitempty"`
 	InviteState       []json.RawMessage `json:"invite_state,omitempty"`
+	KnockState        []json.RawMessage `json:"knock_state,omitempty"`
 }
 
 // SlidingExtensions is the extensions section. ToDevice and E2EE are

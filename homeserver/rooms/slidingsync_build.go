@@ -340,7 +340,7 @@ func (s *Service) slidingCandidates(ctx context.Context, dev homeserver.Device, 
 			continue
 		}
 		switch m.membership {
-		case spec.Join, spec.Invite, spec.Leave, spec.Ban:
+		case spec.Join, spec.Invite, spec.Knock, spec.Leave, spec.Ban:
 		default:
 			continue
 		}

@@ -38,12 +38,17 @@ func (s *Service) slidingRoom(ctx context.Context, dev homeserver.Device, w *win
 	}
 	out := &SlidingRoom{Initial: initial, BumpStamp: c.bump, IsDM: c.dm, Membership: m.membership, InLists: w.lists}
 
-	if m.membership == spec.Invite {
-		if old != nil && old.membership == spec.Invite {
+	if m.membership == spec.Invite || m.membership == spec.Knock {
+		// Not in the room: only the stripped state, once.
+		if old != nil && old.membership == m.membership {
 			return nil, sent, nil
 		}
 		out.Initial = true
-		out.InviteState = inviteState(r, dev.UserID)
+		if m.membership == spec.Invite {
+			out.InviteState = inviteState(r, dev.UserID)
+		} else {
+			out.KnockState = inviteState(r, dev.UserID)
+		}
 		return out, sent, nil
 	}
 
