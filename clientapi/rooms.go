@@ -143,7 +143,13 @@ func (rr *roomRoutes) send(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"event_id": id}, nil
+	return eventIDBody{id}, nil
+}
+
+// eventIDBody is the answer to a send: a struct marshals without the
+// reflection over a map and the key sort that map[string]string costs.
+type eventIDBody struct {
+	EventID string `json:"event_id"`
 }
 
 func (rr *roomRoutes) putState(r *http.Request) (any, error) {
