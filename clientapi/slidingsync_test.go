@@ -744,3 +744,35 @@ func TestSlidingSyncSetsPresence(t *testing.T) {
 		t.Errorf("bad set_presence: %d %s", st, out.Errcode)
 	}
 }
+
+// TestSlidingSyncGrowingRange follows Element X's start: a small window,
+// then a larger one, which brings only the rooms not sent yet.
+func TestSlidingSyncGrowingRange(t *testing.T) {
+	rs := newToDeviceServer(t)
+	alice := rs.AddUser(t, "alice", "pw-alice-123")
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, rs.createRoom(t, alice, map[string]any{"name": fmt.Sprint("r", i)}))
+	}
+	window := func(end int) map[string]any {
+		return map[string]any{"lists": map[string]any{"all_rooms": map[string]any{"ranges": [][2]int{{0, end}}, "timeline_limit": 1}}}
+	}
+	s0 := rs.sliding(t, alice, "", window(1))
+	if len(s0.Rooms) != 2 || s0.Lists["all_rooms"].Count != 5 {
+		t.Fatalf("first window: %d rooms, count %d", len(s0.Rooms), s0.Lists["all_rooms"].Count)
+	}
+	s1 := rs.sliding(t, alice, "timeout=10000&pos="+s0.Pos, window(4)) // answers at once: new rooms in range
+	if len(s1.Rooms) != 3 {
+		t.Fatalf("grown window sent %d rooms, want the 3 not sent", len(s1.Rooms))
+	}
+	for id := range s0.Rooms {
+		if _, again := s1.Rooms[id]; again {
+			t.Errorf("room %s sent again", id)
+		}
+	}
+	for _, r := range s1.Rooms {
+		if !r.Initial {
+			t.Error("a room new to the connection without initial")
+		}
+	}
+}
