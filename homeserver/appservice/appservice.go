@@ -81,6 +81,14 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Transport carries the requests (default: a fresh http.Transport).
 	Transport http.RoundTripper
+	// Caller, if set, returns the ID of the application service making
+	// the request ctx belongs to ("" for a user or none). An application
+	// service is not asked about aliases of its own namespace while it
+	// creates or resolves them itself: the rooms service looks an alias up
+	// under its alias lock when creating it, and asking the creator
+	// would hold that lock for a round trip (or until the timeout, if the
+	// bridge's answer creates the alias).
+	Caller func(ctx context.Context) string
 	// Log receives delivery failures (default: slog.Default()).
 	Log *slog.Logger
 }

@@ -69,7 +69,7 @@ type bridge struct {
 	queries  []string // paths of user and alias queries
 }
 
-func newBridge(t *testing.T) *bridge {
+func newBridge(t testing.TB) *bridge {
 	b := &bridge{AS: mauas.Create()}
 	b.AS.Registration = &mauas.Registration{ID: "mailbridge", AppToken: asToken, ServerToken: hsToken, SenderLocalpart: "mailbot"}
 	b.AS.HomeserverDomain = "test"
@@ -118,7 +118,7 @@ func (b *bridge) log() (attempts []string, sizes []int, queries []string) {
 }
 
 // registration is the bridge's registration as scop parses it.
-func (b *bridge) registration(t *testing.T) accounts.AppService {
+func (b *bridge) registration(t testing.TB) accounts.AppService {
 	as, err := accounts.ParseAppService(fmt.Appendf(nil, `
 id: mailbridge
 url: %s
@@ -136,7 +136,7 @@ namespaces:
 }
 
 // next returns the next event the bridge received.
-func (b *bridge) next(t *testing.T) *event.Event {
+func (b *bridge) next(t testing.TB) *event.Event {
 	t.Helper()
 	select {
 	case e := <-b.AS.Events:
@@ -148,7 +148,7 @@ func (b *bridge) next(t *testing.T) *event.Event {
 }
 
 // until reads events until one with body, returning every event read.
-func (b *bridge) until(t *testing.T, body string) []*event.Event {
+func (b *bridge) until(t testing.TB, body string) []*event.Event {
 	t.Helper()
 	var got []*event.Event
 	for {
@@ -163,7 +163,7 @@ func (b *bridge) until(t *testing.T, body string) []*event.Event {
 // env is a rooms service and an application service sender over one
 // SQLite file, restartable.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	path   string
 	key    ed25519.PrivateKey
 	users  *profiles
@@ -177,11 +177,12 @@ type env struct {
 	closed bool
 }
 
-func newEnv(t *testing.T, reg accounts.AppService) *env {
+func newEnv(t testing.TB, reg accounts.AppService) *env {
 	_, key, _ := ed25519.GenerateKey(nil)
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "hs.db"), key: key, reg: reg,
 		users: &profiles{names: map[string]string{"@alice:test": "Alice", "@bob:test": "Bob", "@mailbot:test": "bot", "@mail_ghost:test": "Ghost"}},
-		opts:  appservice.Options{ServerName: "test", MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, QueryTimeout: 2 * time.Second, Log: slog.New(slog.DiscardHandler)}}
+		opts: appservice.Options{ServerName: "test", MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, QueryTimeout: 2 * time.Second, Log: slog.New(slog.DiscardHandler),
+			Caller: func(ctx context.Context) string { s, _ := ctx.Value(callerKey{}).(string); return s }}}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -227,6 +228,9 @@ func (e *env) close() {
 	e.store.Close()
 	e.db.Close()
 }
+
+// callerKey marks a context as a request of an application service.
+type callerKey struct{}
 
 func dev(user string) homeserver.Device { return homeserver.Device{UserID: user, DeviceID: "DEV"} }
 

@@ -25,8 +25,12 @@ func (s *Service) QueryUser(ctx context.Context, userID string) bool {
 // alias whether it exists (GET /_matrix/app/v1/rooms/{roomAlias}): true
 // when one answered 200, by which time it has created the alias.
 func (s *Service) QueryAlias(ctx context.Context, alias string) bool {
+	caller := ""
+	if s.opts.Caller != nil {
+		caller = s.opts.Caller(ctx)
+	}
 	return s.query(ctx, "a"+alias, queryPath("rooms", alias),
-		func(as *accounts.AppService) bool { return as.AliasInNamespace(alias) })
+		func(as *accounts.AppService) bool { return as.ID != caller && as.AliasInNamespace(alias) })
 }
 
 // queryPath is the path of a user ("users") or alias ("rooms") query: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"scop/clientapi"
 	"scop/homeserver/accounts"
 	"scop/homeserver/appservice"
 	"scop/homeserver/appservice/sqlitestore"
@@ -14,7 +15,11 @@ import (
 // registrations (called by initAccounts, before the routes that query
 // application services are registered).
 func (a *App) newAppServices(list []accounts.AppService) {
-	a.AppServiceSvc = appservice.New(list, appservice.Options{ServerName: a.ServerName, Log: a.Log.With("area", "appservice")})
+	a.AppServiceSvc = appservice.New(list, appservice.Options{ServerName: a.ServerName, Log: a.Log.With("area", "appservice"),
+		Caller: func(ctx context.Context) string {
+			d, _ := clientapi.DeviceFromContext(ctx)
+			return d.AppServiceID
+		}})
 }
 
 // accountsWithQueries is the accounts service as the client API sees it:
