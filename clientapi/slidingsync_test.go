@@ -194,6 +194,22 @@ func TestSlidingSyncRequiredState(t *testing.T) {
 			}
 		}
 	})
+	t.Run("latest revision: include, exclude, lazy_members", func(t *testing.T) {
+		body := map[string]any{"lists": map[string]any{"all": map[string]any{"ranges": [][2]int{{0, 9}}, "timeline_limit": 1,
+			"required_state": map[string]any{"include": []any{map[string]any{}},
+				"exclude": []any{map[string]any{"type": "m.room.member"}}, "lazy_members": true}}}}
+		got := keys(rs.sliding(t, alice, "", body).Rooms[room])
+		if !slices.Contains(got, "m.room.create|") || !slices.Contains(got, "m.room.member|"+bob.UserID) ||
+			slices.Contains(got, "m.room.member|"+carol.UserID) {
+			t.Errorf("required_state %v, want all but members, bob lazily", got)
+		}
+		// Another list including what this one excludes wins.
+		body["lists"].(map[string]any)["members"] = map[string]any{"ranges": [][2]int{{0, 9}},
+			"required_state": [][2]string{{"m.room.member", carol.UserID}}}
+		if got := keys(rs.sliding(t, alice, "", body).Rooms[room]); !slices.Contains(got, "m.room.member|"+carol.UserID) {
+			t.Errorf("union lost carol: %v", got)
+		}
+	})
 	t.Run("only changes afterwards", func(t *testing.T) {
 		spec := allList(1, [2]string{"m.room.name", ""}, [2]string{"m.room.topic", ""})
 		first := rs.sliding(t, alice, "", spec)

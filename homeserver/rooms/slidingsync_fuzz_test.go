@@ -27,7 +27,8 @@ func FuzzParseSlidingRequest(f *testing.F) {
 		`{"lists":{"a":{"required_state":[["a","b","c"]]}}}`, `{"lists":{"a":{"timeline_limit":-4}}}`,
 		`{"room_subscriptions":{"x":{}}}`, `{"extensions":{"to_device":{"since":"abc"}}}`,
 		`{"lists":{"":{}}}`, `{"pos":"a_1","timeout":5,"lists":{"a":{"range":[0,3],"filters":{"is_invited":true,"tags":["x"],"not_tags":["y"]}}}}`,
-		`{"lists":{"a":{"range":[1]}}}`, `{"unsubscribe_rooms":["!a:b"]}`, `{"lists":{"a":{"filters":{"is_dm":"yes"}}}}`, `{"lists":[]}`,
+		`{"lists":{"a":{"range":[1]}}}`, `{"lists":{"a":{"required_state":{"include":[{}],"exclude":[{"type":"m.room.create","state_key":""}],"lazy_members":true}}}}`,
+		`{"lists":{"a":{"required_state":{"include":[{"state_key":"$ME"}]}}}}`, `{"lists":{"a":{"required_state":{"include":"x"}}}}`, `{"unsubscribe_rooms":["!a:b"]}`, `{"lists":{"a":{"filters":{"is_dm":"yes"}}}}`, `{"lists":[]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -123,7 +124,7 @@ func TestSlidingConnsBounds(t *testing.T) {
 func TestStateGrew(t *testing.T) {
 	key := func(entries ...[]string) string {
 		var sp stateSpec
-		sp.merge(SlidingRoomConfig{RequiredState: entries}, "@me:test")
+		sp.merge(SlidingRoomConfig{RequiredState: RequiredState{Include: entries}}, "@me:test")
 		return sp.key()
 	}
 	name, topic := []string{"m.room.name", ""}, []string{"m.room.topic", ""}
