@@ -71,6 +71,7 @@ func (p *pushRules) update(ctx context.Context, userID string, change func(u *pu
 
 func (ar *accountRoutes) pushRuleRoutes(a *API) {
 	p := &pushRules{store: ar.acc, onChange: ar.opts.OnPushRulesChange}
+	ar.pusherRoutes(a)
 	get := func(r *http.Request) (map[string][]pushRule, error) {
 		u, err := p.load(r.Context(), MustDevice(r).UserID)
 		if err != nil {

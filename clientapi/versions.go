@@ -19,11 +19,6 @@ func (ar *accountRoutes) discoveryRoutes(a *API) {
 	a.Handle("GET /account/3pid", Authed, func(r *http.Request) (any, error) {
 		return map[string]any{"threepids": []any{}}, nil
 	})
-	// SCoP sends no push notifications (no push gateway client yet), so a
-	// user never has pushers; setting one (POST /pushers/set) is not served.
-	a.Handle("GET /pushers", Authed, func(r *http.Request) (any, error) {
-		return map[string]any{"pushers": []any{}}, nil
-	})
 	ar.presenceRoutes(a)
 }
 

@@ -32,7 +32,6 @@ type pushState struct {
 
 type userRules struct {
 	evl *push.Evaluator
-	gen uint64
 }
 
 type countKey struct {
@@ -40,10 +39,9 @@ type countKey struct {
 	user string
 }
 
-// countEntry is the count over (after, pos] made with rules generation gen.
+// countEntry is the count over (after, pos].
 type countEntry struct {
 	after, pos int64
-	gen        uint64
 	counts     UnreadCounts
 }
 
@@ -55,13 +53,7 @@ type memberCount struct {
 // maxParsed bounds the cache of events parsed for evaluation.
 const maxParsed = 8192
 
-var (
-	pushStates sync.Map // *Service → *pushState
-	rulesGen   struct {
-		sync.Mutex
-		n uint64
-	}
-)
+var pushStates sync.Map // *Service → *pushState
 
 func (s *Service) pushState() *pushState {
 	if ps, ok := pushStates.Load(s); ok {
@@ -72,27 +64,32 @@ func (s *Service) pushState() *pushState {
 	return ps.(*pushState)
 }
 
-func nextGen() uint64 {
-	rulesGen.Lock()
-	defer rulesGen.Unlock()
-	rulesGen.n++
-	return rulesGen.n
-}
-
 // PutPushRules publishes a user's whole ruleset ({"global": ...}) as
 // m.push_rules account data and evaluates the user's events with it
-// from now on.
+// from now on: the unread counts of the events so far are settled with
+// the old rules first.
 func (s *Service) PutPushRules(ctx context.Context, userID string, content json.RawMessage) error {
 	evl, err := compileRulesContent(userID, content)
 	if err != nil {
 		return err
+	}
+	pos, _ := s.notify.current()
+	for _, m := range s.userMemberships(userID) {
+		if m.membership != spec.Join {
+			continue
+		}
+		if r, err := s.room(ctx, m.roomID); err == nil {
+			if _, err := s.unread(ctx, r, userID, m.joinedAt, pos); err != nil {
+				return err
+			}
+		}
 	}
 	if err := s.putAccountData(ctx, userID, "", pushRulesType, content); err != nil {
 		return fmt.Errorf("publish push rules of %s: %w", userID, err)
 	}
 	ps := s.pushState()
 	ps.mu.Lock()
-	ps.rules[userID] = &userRules{evl: evl, gen: nextGen()}
+	ps.rules[userID] = &userRules{evl: evl}
 	ps.mu.Unlock()
 	return nil
 }
@@ -140,7 +137,7 @@ func (s *Service) evaluator(ctx context.Context, userID string) (*userRules, err
 	if cur := ps.rules[userID]; cur != nil { // a PutPushRules meanwhile wins
 		return cur, nil
 	}
-	ur = &userRules{evl: evl, gen: nextGen()}
+	ur = &userRules{evl: evl}
 	ps.rules[userID] = ur
 	return ur, nil
 }

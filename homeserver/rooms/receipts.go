@@ -120,7 +120,9 @@ const (
 // newest event, or their join) whose push actions notify, and those of
 // them that highlight. A count is cached per room and user and extended
 // by the events since, so a sync evaluates each new event once per
-// member; it starts over when the receipt or the user's rules change.
+// member; it starts over when the receipt moves. Events are counted with
+// the rules of when they were first counted (PutPushRules settles the
+// counts before the rules change).
 func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, pos int64) (*UnreadCounts, error) {
 	r.view.RLock()
 	after := joinedAt // nothing from before the join is unread
@@ -142,9 +144,9 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 	ps.mu.Unlock()
 	var c UnreadCounts
 	switch {
-	case cached && ce.after == after && ce.gen == ur.gen && ce.pos == pos:
+	case cached && ce.after == after && ce.pos == pos:
 		c = ce.counts
-	case cached && ce.after == after && ce.gen == ur.gen && ce.pos < pos && floor <= ce.pos:
+	case cached && ce.after == after && ce.pos < pos && floor <= ce.pos:
 		c = ce.counts
 		rp := s.roomPush(r)
 		for _, e := range recent {
@@ -162,9 +164,9 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 			return nil, err
 		}
 	}
-	if !cached || ce.pos <= pos || ce.after != after || ce.gen != ur.gen {
+	if !cached || ce.pos <= pos || ce.after != after {
 		ps.mu.Lock()
-		ps.counts[key] = countEntry{after: after, pos: pos, gen: ur.gen, counts: c}
+		ps.counts[key] = countEntry{after: after, pos: pos, counts: c}
 		ps.mu.Unlock()
 	}
 	return &UnreadCounts{Notification: min(c.Notification, maxUnread), Highlight: min(c.Highlight, maxUnread)}, nil

@@ -26,6 +26,7 @@ import (
 	"scop/clientapi"
 	"scop/homeserver/accounts"
 	"scop/homeserver/appservice"
+	"scop/homeserver/push"
 	"scop/homeserver/storage/sqlite"
 	"scop/mailstack/receiver"
 )
@@ -53,6 +54,8 @@ type App struct {
 	appServiceStore appservice.Store
 	// Set by initRooms; told about profile changes. May stay nil.
 	Rooms RoomsService
+	// Push keeps pushers and posts notifications to Push Gateways.
+	Push *push.Service
 	// Mail is the SMTP receiver, when mail.enabled is set.
 	Mail *receiver.Receiver
 
@@ -128,6 +131,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.Close(ctx)
 		return nil, err
 	}
+	if err := a.initPush(ctx); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	if err := a.initToDevice(ctx); err != nil {
 		a.Close(ctx)
 		return nil, err
@@ -174,6 +181,13 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if err := a.startAppServices(ctx); err != nil {
+		cl.Close()
+		if ml != nil {
+			ml.Close()
+		}
+		return err
+	}
+	if err := a.startPush(ctx); err != nil {
 		cl.Close()
 		if ml != nil {
 			ml.Close()

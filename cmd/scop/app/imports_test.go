@@ -28,6 +28,11 @@ func TestImportRules(t *testing.T) {
 			return under("scop/homeserver")(i) || under("scop/clientapi")(i) || under("scop/bridge")(i)
 		}},
 		{"services do not import the HTTP layer", under("scop/homeserver"), under("scop/clientapi")},
+		// Push rules are evaluated inside the rooms service, so the push
+		// domain package must not depend on it (nor on any store).
+		{"push is a domain package", func(p string) bool { return p == "scop/homeserver/push" }, func(i string) bool {
+			return strings.HasPrefix(i, "scop/") && i != "scop/homeserver"
+		}},
 		// homeserver/media is itself a storage implementation: files on
 		// disk with their metadata in SQLite.
 		{"only storage implementations and wiring use SQLite", func(p string) bool {
