@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,10 +21,17 @@ import (
 )
 
 // userCreator is a bridge's query handler that registers the ghosts it
-// is asked about.
+// is asked about and creates the portal rooms of #mail_portal*.
 type userCreator struct{ as *mauas.AppService }
 
-func (u userCreator) QueryAlias(id.RoomAlias) bool { return false }
+func (u userCreator) QueryAlias(alias id.RoomAlias) bool {
+	local := strings.TrimSuffix(strings.TrimPrefix(string(alias), "#"), ":localhost")
+	if !strings.HasPrefix(local, "mail_portal") {
+		return false
+	}
+	_, err := u.as.BotIntent().CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: local})
+	return err == nil
+}
 
 func (u userCreator) QueryUser(userID id.UserID) bool {
 	return u.as.Intent(userID).EnsureRegistered(context.Background()) == nil
@@ -52,7 +60,9 @@ url: %s
 as_token: as_0123456789abcdef
 hs_token: hs_0123456789abcdef
 sender_localpart: mailbot
-namespaces: {users: [{exclusive: true, regex: '@mail_.*:localhost'}]}
+namespaces:
+  users: [{exclusive: true, regex: '@mail_.*:localhost'}]
+  aliases: [{exclusive: true, regex: '#mail_.*:localhost'}]
 `, bridgeSrv.URL)
 	os.WriteFile(filepath.Join(cfg.DataDir, "bridge.yaml"), []byte(reg), 0o600)
 	os.WriteFile(filepath.Join(cfg.DataDir, "other.yaml"), []byte(`id: other
@@ -144,6 +154,18 @@ sender_localpart: otherbot
 	prof, err := alice.GetProfile(ctx, "@mail_carol:localhost")
 	if err != nil || prof == nil {
 		t.Fatalf("profile of a ghost the bridge creates on query: %v", err)
+	}
+	// An unknown alias of the bridge's namespace: the bridge creates the
+	// portal room when asked, and alice joins it by alias.
+	portal, err := alice.ResolveAlias(ctx, "#mail_portal1:localhost")
+	if err != nil {
+		t.Fatalf("alias the bridge creates on query: %v", err)
+	}
+	if _, err := alice.JoinRoom(ctx, "#mail_portal1:localhost", nil); err != nil {
+		t.Fatalf("join %s by alias: %v", portal.RoomID, err)
+	}
+	if _, err := alice.ResolveAlias(ctx, "#mail_nothing:localhost"); err == nil {
+		t.Fatal("an alias the bridge denies resolved")
 	}
 	_, err = alice.GetProfile(ctx, "@nobody:localhost")
 	var he mautrix.HTTPError
