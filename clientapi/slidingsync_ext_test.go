@@ -115,6 +115,7 @@ func TestSlidingSyncExtensions(t *testing.T) {
 	}
 }
 
+// elementXList is a room list request shaped like Element X's.
 func elementXList() map[string]any {
 	return map[string]any{"conn_id": "room-list", "lists": map[string]any{"all_rooms": map[string]any{
 		"ranges": [][2]int{{0, 19}}, "timeline_limit": 1,
@@ -126,6 +127,8 @@ func elementXList() map[string]any {
 			"typing": map[string]any{"enabled": true}}}
 }
 
+// BenchmarkSlidingSyncInitial: a new connection of a user in 100 rooms,
+// asking for the 20 most recent the way Element X's room list does.
 func BenchmarkSlidingSyncInitial(b *testing.B) {
 	rs := newRoomsServerTB(b)
 	alice := rs.AddUser(b, "alice", "pw-alice-123")
@@ -143,6 +146,8 @@ func BenchmarkSlidingSyncInitial(b *testing.B) {
 	}
 }
 
+// BenchmarkSlidingSyncIncremental: the same user polling with a pos when
+// nothing changed (timeout=0): the cost of an idle Element X.
 func BenchmarkSlidingSyncIncremental(b *testing.B) {
 	rs := newRoomsServerTB(b)
 	alice := rs.AddUser(b, "alice", "pw-alice-123")

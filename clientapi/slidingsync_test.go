@@ -583,11 +583,6 @@ func TestSlidingSyncLongPollTimesOut(t *testing.T) {
 	rs.sliding(t, alice, "timeout=0&pos="+s1.Pos, body)
 }
 
-// elementXList is a room list request shaped like Element X's.
-// BenchmarkSlidingSyncInitial: a new connection of a user in 100 rooms,
-// asking for the 20 most recent the way Element X's room list does.
-// BenchmarkSlidingSyncIncremental: the same user polling with a pos when
-// nothing changed (timeout=0): the cost of an idle Element X.
 // TestSlidingSyncGrowingRange follows Element X's start: a small window,
 // then a larger one, which brings only the rooms not sent yet.
 func TestSlidingSyncGrowingRange(t *testing.T) {
