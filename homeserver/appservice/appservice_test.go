@@ -180,6 +180,33 @@ func TestRestartResumesFromStoredPosition(t *testing.T) {
 	if bs := bodies(b.until(t, "a4")); !slices.Equal(bs, []string{"a3", "a4"}) {
 		t.Fatalf("after a restart with a pending transaction: %q, want a3 a4", bs)
 	}
+
+	// The bridge processed a transaction but scop never saw the 200: after
+	// the restart the same txn ID is resent and the bridge drops it.
+	attempts, _, _ = b.log()
+	b.setLoseAck()
+	e.send("@alice:test", room, "a5")
+	b.until(t, "a5")
+	waitAttempts(t, b, len(attempts)+1) // the lost one and a failed retry
+	e.close()
+	b.setFail(0)
+	e.open()
+	e.start()
+	e.send("@alice:test", room, "a6")
+	if bs := bodies(b.until(t, "a6")); !slices.Equal(bs, []string{"a6"}) {
+		t.Fatalf("after a lost acknowledgement and a restart: %q, want a6 only", bs)
+	}
+	all, _, _ := b.log()
+	lost := all[len(attempts)]
+	n := 0
+	for _, a := range all {
+		if a == lost {
+			n++
+		}
+	}
+	if n < 3 {
+		t.Errorf("txn %s sent %d times, want the lost try, a failed retry and the resend after restart", lost, n)
+	}
 }
 
 func TestRegistrationWithoutURLGetsNoPushes(t *testing.T) {

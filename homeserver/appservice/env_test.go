@@ -63,7 +63,10 @@ type bridge struct {
 	URL string
 
 	mu       sync.Mutex
-	failNext int      // transactions to answer 500
+	failNext int // transactions to answer 500
+	// loseAck makes the next transaction be processed but answered 500
+	// (a lost acknowledgement), after which the bridge is down.
+	loseAck  bool
 	attempts []string // txn IDs of every PUT, in order
 	sizes    []int    // events per transaction PUT
 	queries  []string // paths of user and alias queries
@@ -87,12 +90,21 @@ func newBridge(t testing.TB) *bridge {
 			if fail {
 				b.failNext--
 			}
+			lose := !fail && b.loseAck
+			if lose {
+				b.loseAck, b.failNext = false, 1<<30
+			}
 			b.mu.Unlock()
 			if fail {
 				http.Error(w, `{"errcode":"M_UNKNOWN"}`, http.StatusInternalServerError)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			if lose {
+				b.AS.Router.ServeHTTP(httptest.NewRecorder(), r)
+				http.Error(w, `{"errcode":"M_UNKNOWN"}`, http.StatusInternalServerError)
+				return
+			}
 		} else if r.Method == http.MethodGet {
 			b.mu.Lock()
 			b.queries = append(b.queries, r.URL.Path)
@@ -108,6 +120,12 @@ func newBridge(t testing.TB) *bridge {
 func (b *bridge) setFail(n int) {
 	b.mu.Lock()
 	b.failNext = n
+	b.mu.Unlock()
+}
+
+func (b *bridge) setLoseAck() {
+	b.mu.Lock()
+	b.loseAck = true
 	b.mu.Unlock()
 }
 
