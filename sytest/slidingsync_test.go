@@ -198,34 +198,24 @@ func TestSlidingSync(t *testing.T) {
 		}
 	})
 	run(t, "MatrixJSSDKClient", func(c *T) {
-		node, modules := jsSDK(c)
 		a, b := c.user(), c.user()
 		room := a.createRoom(map[string]any{"preset": "public_chat", "name": "JS Room"})
 		b.join(room)
 		b.send(room, "hello from go")
-		dir := c.TempDir()
-		if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
-			c.Fatalf("%v", err)
-		}
-		script := filepath.Join(dir, "slidingsync.mjs")
-		if err := os.WriteFile(script, []byte(slidingJSScript), 0o600); err != nil {
-			c.Fatalf("%v", err)
-		}
-		ctx, cancel := context.WithTimeout(c.Context(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, node, script)
-		cmd.Env = append(os.Environ(), "HS_URL="+c.baseURL(), "TOKEN="+a.Token, "USER_ID="+a.UserID,
+		runJS(c, slidingJSScript, "HS_URL="+c.baseURL(), "TOKEN="+a.Token, "USER_ID="+a.UserID,
 			"DEVICE_ID="+a.DeviceID, "ROOM_ID="+room)
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "RESULT: OK") {
-			c.Fatalf("matrix-js-sdk sliding sync client: %v\n%s", err, out)
-		}
 		msgs := b.Must("GET", cs("/rooms/%s/messages?dir=b&limit=5", room), nil)
 		var chunk Events
 		decode(c, msgs["chunk"], &chunk)
 		if !slices.Contains(bodies(chunk), "hello from js") {
 			c.Errorf("message from the js client not in the room: %v", bodies(chunk))
 		}
+	})
+	run(t, "MatrixJSSDKEncrypted", func(c *T) {
+		a, b := c.user(), c.user()
+		runJS(c, slidingJSE2EEScript, "HS_URL="+c.baseURL(),
+			"A_TOKEN="+a.Token, "A_USER="+a.UserID, "A_DEVICE="+a.DeviceID,
+			"B_TOKEN="+b.Token, "B_USER="+b.UserID, "B_DEVICE="+b.DeviceID)
 	})
 	run(t, "BadInput", func(c *T) {
 		a := c.user()
@@ -275,6 +265,69 @@ say("RESULT: OK");
 client.stopClient();
 process.exit(0);
 `
+
+// slidingJSE2EEScript: two matrix-js-sdk clients with the SDK's Rust
+// crypto, both on sliding sync (to_device and e2ee extensions): alice
+// creates an encrypted room and invites bob, bob joins, alice sends a
+// message and bob must decrypt it (device lists, key claims and the room
+// key all travel through the server).
+const slidingJSE2EEScript = `
+import * as sdk from "matrix-js-sdk";
+import { SlidingSync } from "matrix-js-sdk/lib/sliding-sync.js";
+const say = console.log.bind(console);
+for (const m of ["log", "info", "debug", "warn", "trace", "error"]) console[m] = () => {};
+const env = process.env;
+const deadline = Date.now() + 45000;
+async function until(cond, what) {
+    while (!cond()) {
+        if (Date.now() > deadline) { say("RESULT: FAIL waiting for " + what); process.exit(1); }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+async function start(token, userId, deviceId) {
+    const client = sdk.createClient({ baseUrl: env.HS_URL, accessToken: token, userId, deviceId });
+    await client.initRustCrypto({ useIndexedDB: false });
+    const lists = new Map([["all", { ranges: [[0, 19]], timeline_limit: 10, required_state: [["*", "*"]] }]]);
+    const ss = new SlidingSync(env.HS_URL, lists, { timeline_limit: 10, required_state: [["*", "*"]] }, client, 10000);
+    await client.startClient({ slidingSync: ss });
+    return client;
+}
+const alice = await start(env.A_TOKEN, env.A_USER, env.A_DEVICE);
+const bob = await start(env.B_TOKEN, env.B_USER, env.B_DEVICE);
+const { room_id: roomId } = await alice.createRoom({ invite: [env.B_USER], initial_state: [
+    { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }] });
+await until(() => bob.getRoom(roomId)?.getMyMembership() === "invite", "bob's invite");
+await bob.joinRoom(roomId);
+await until(() => alice.getRoom(roomId)?.getMember(env.B_USER)?.membership === "join", "alice seeing bob join");
+await alice.sendTextMessage(roomId, "secret hello");
+await until(() => (bob.getRoom(roomId)?.getLiveTimeline().getEvents() ?? []).some(
+    (e) => e.isEncrypted() && e.getContent().body === "secret hello"), "bob decrypting the message");
+say("RESULT: OK");
+process.exit(0);
+`
+
+// runJS runs a script with matrix-js-sdk and Node 22 (skipped when they
+// are not installed, unless CI=true) and fails unless it prints
+// RESULT: OK.
+func runJS(c *T, script string, env ...string) {
+	node, modules := jsSDK(c)
+	dir := c.TempDir()
+	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+		c.Fatalf("%v", err)
+	}
+	path := filepath.Join(dir, "script.mjs")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		c.Fatalf("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(c.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, path)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "RESULT: OK") {
+		c.Fatalf("matrix-js-sdk: %v\n%s", err, out)
+	}
+}
 
 // jsSDK finds matrix-js-sdk 43 (with its MSC4186 client) and a Node 22
 // where ../shared/tools/jsclient/run.sh installs them.
