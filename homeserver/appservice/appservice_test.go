@@ -104,6 +104,25 @@ func TestTransactionRetriedWithSameID(t *testing.T) {
 	}
 }
 
+// A successful ping ends the sender's backoff: a bridge that restarts
+// (and pings, as mautrix does) gets the waiting events at once.
+func TestPingEndsBackoff(t *testing.T) {
+	b := newBridge(t)
+	e := newEnv(t, b.registration(t), func(o *appservice.Options) { o.MinBackoff, o.MaxBackoff = time.Hour, time.Hour })
+	e.start()
+	room := bridgedRoom(t, e, b)
+	attempts, _, _ := b.log()
+	b.setFail(1)
+	e.send("@alice:test", room, "p1")
+	waitAttempts(t, b, len(attempts))
+	if _, err := e.as.Ping(context.Background(), "mailbridge", "back"); err != nil {
+		t.Fatal(err)
+	}
+	if bs := bodies(b.until(t, "p1")); !slices.Equal(bs, []string{"p1"}) {
+		t.Fatalf("after the ping: %q", bs)
+	}
+}
+
 func TestTransactionsHoldAtMost100Events(t *testing.T) {
 	b := newBridge(t)
 	e := newEnv(t, b.registration(t))

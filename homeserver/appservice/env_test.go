@@ -195,12 +195,15 @@ type env struct {
 	closed bool
 }
 
-func newEnv(t testing.TB, reg accounts.AppService) *env {
+func newEnv(t testing.TB, reg accounts.AppService, tune ...func(*appservice.Options)) *env {
 	_, key, _ := ed25519.GenerateKey(nil)
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "hs.db"), key: key, reg: reg,
 		users: &profiles{names: map[string]string{"@alice:test": "Alice", "@bob:test": "Bob", "@mailbot:test": "bot", "@mail_ghost:test": "Ghost"}},
 		opts: appservice.Options{ServerName: "test", MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, QueryTimeout: 2 * time.Second, Log: slog.New(slog.DiscardHandler),
 			Caller: func(ctx context.Context) string { s, _ := ctx.Value(callerKey{}).(string); return s }}}
+	for _, f := range tune {
+		f(&e.opts)
+	}
 	e.open()
 	t.Cleanup(e.close)
 	return e

@@ -21,7 +21,8 @@ const (
 )
 
 // Ping makes the homeserver POST /_matrix/app/v1/ping to the application
-// service asID with txnID, and returns how long it took to answer. The
+// service asID with txnID, and returns how long it took to answer; a
+// success also ends the backoff of the application service's sender. The
 // caller has checked that the requester is that application service.
 func (s *Service) Ping(ctx context.Context, asID, txnID string) (time.Duration, error) {
 	as := s.byID(asID)
@@ -57,5 +58,8 @@ func (s *Service) Ping(ctx context.Context, asID, txnID string) (time.Duration, 
 			Message: "Application service answered the ping with an error",
 			Extra:   map[string]any{"status": resp.StatusCode, "body": string(got)}}
 	}
+	// The application service is up: a sender backing off after
+	// failures retries now (mautrix pings when a bridge starts).
+	s.wakeSender(asID)
 	return took, nil
 }

@@ -35,6 +35,9 @@ type sender struct {
 	persisted int64
 	savedAt   time.Time
 	pending   *pendingTxn // stored and being delivered
+	// wake cuts a backoff short: a successful ping shows that the
+	// application service is back.
+	wake chan struct{}
 }
 
 // pendingTxn is a transaction recorded in the store before its first
@@ -70,7 +73,16 @@ func (s *Service) Start(ctx context.Context, src Source, store Store) error {
 				return fmt.Errorf("appservice %s: store position: %w", as.ID, err)
 			}
 		}
-		snd := &sender{svc: s, as: as, src: src, store: store, pos: st.Pos, persisted: st.Pos, savedAt: time.Now()}
+		if cur, _ := src.StreamPosition(); st.Pos > cur {
+			// A position from the future (a restored database): resume
+			// from now rather than wait for the stream to catch up.
+			st.Pos, st.PendingID = cur, ""
+			if err := store.SetPosition(ctx, as.ID, st.Pos); err != nil {
+				return fmt.Errorf("appservice %s: store position: %w", as.ID, err)
+			}
+		}
+		snd := &sender{svc: s, as: as, src: src, store: store, pos: st.Pos, persisted: st.Pos, savedAt: time.Now(),
+			wake: make(chan struct{}, 1)}
 		if st.PendingID != "" {
 			snd.pending = &pendingTxn{id: st.PendingID, body: st.Pending, end: st.PendingEnd}
 		}
@@ -121,7 +133,7 @@ func (snd *sender) run(ctx context.Context) {
 		}
 		if err := snd.step(ctx); err != nil && ctx.Err() == nil {
 			snd.svc.opts.Log.Error("application service delivery", "appservice", snd.as.ID, "err", err)
-			if !sleep(ctx, snd.svc.opts.MinBackoff) {
+			if !snd.sleep(ctx, snd.svc.opts.MinBackoff) {
 				return
 			}
 		}
@@ -196,7 +208,7 @@ func (snd *sender) deliver(ctx context.Context, txnID string, body []byte) bool 
 		}
 		snd.svc.opts.Log.Warn("application service transaction failed; retrying", "appservice", snd.as.ID,
 			"txn_id", txnID, "retry_in", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if !snd.sleep(ctx, wait) {
 			return false
 		}
 		wait = min(wait*2, snd.svc.opts.MaxBackoff)
@@ -239,15 +251,31 @@ func (snd *sender) persist(force bool) {
 	snd.persisted, snd.savedAt = snd.pos, time.Now()
 }
 
-// sleep waits d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d, or less when woken; false when ctx ended.
+func (snd *sender) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
+	case <-snd.wake:
+		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// wakeSender cuts short the backoff of asID's sender, if it has one.
+func (s *Service) wakeSender(asID string) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	for _, snd := range s.senders {
+		if snd.as.ID == asID {
+			select {
+			case snd.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
