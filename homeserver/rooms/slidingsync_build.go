@@ -263,6 +263,9 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 	if x.Receipts.On() {
 		rc := &SlidingEphemeralRooms{Rooms: map[string]json.RawMessage{}}
 		for id := range scope(x.Receipts, window, listRooms, next.subs) {
+			if window[id].c.m.membership != spec.Join {
+				continue // receipts are for members only
+			}
 			from := since
 			if r := resp.Rooms[id]; r != nil && r.Initial {
 				from = 0
