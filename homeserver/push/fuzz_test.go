@@ -48,3 +48,32 @@ func FuzzEvaluate(f *testing.F) {
 		_ = push.Compile(push.Predefined("@a:b")).Evaluate(e, env)
 	})
 }
+
+// FuzzParseSet feeds POST /pushers/set bodies: no panic, and an accepted
+// http pusher always has a gateway URL on the notify path and bounded keys.
+func FuzzParseSet(f *testing.F) {
+	f.Add(`{"kind":"http","app_id":"a","pushkey":"k","app_display_name":"A","device_display_name":"D","lang":"en","data":{"url":"https://gw/_matrix/push/v1/notify","format":"event_id_only"},"append":true}`)
+	f.Add(`{"kind":null,"app_id":"a","pushkey":"k"}`)
+	f.Add(`{"kind":"http","app_id":"a","pushkey":"k","data":{"url":"http://[::1]:8/_matrix/push/v1/notify?x#y"}}`)
+	f.Add(`{"kind":"email","app_id":"","pushkey":1}`)
+	f.Add(`null`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := push.ParseSet("@u:x", []byte(body))
+		if err != nil {
+			return
+		}
+		p := req.Pusher
+		if p.PushKey == "" || len(p.PushKey) > push.MaxPushkeyBytes || p.AppID == "" || p.UserID != "@u:x" {
+			t.Fatalf("accepted %+v", p)
+		}
+		if req.Delete {
+			return
+		}
+		var data struct {
+			URL string `json:"url"`
+		}
+		if json.Unmarshal(p.Data, &data) != nil || push.CheckGatewayURL(data.URL) != nil || p.Kind != "http" {
+			t.Fatalf("accepted pusher with data %s", p.Data)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,8 +47,11 @@ type Service struct {
 	store Store
 	opts  Options
 
-	mu      sync.RWMutex
-	byUser  map[string][]Pusher
+	mu     sync.RWMutex
+	byUser map[string][]Pusher
+	// users is the set of users with pushers, replaced (never changed)
+	// on each change so the worker reads it without locking.
+	users   atomic.Pointer[map[string]bool]
 	started bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -78,6 +82,7 @@ func New(ctx context.Context, store Store, opts Options) (*Service, error) {
 	for _, p := range all {
 		s.byUser[p.UserID] = append(s.byUser[p.UserID], p)
 	}
+	s.publishUsersLocked()
 	return s, nil
 }
 
@@ -89,11 +94,7 @@ func (s *Service) Pushers(ctx context.Context, userID string) []Pusher {
 }
 
 // HasPushers reports whether the user has a pusher.
-func (s *Service) HasPushers(userID string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.byUser[userID]) > 0
-}
+func (s *Service) HasPushers(userID string) bool { return s.pusherUsers()[userID] }
 
 // Set applies a parsed POST /pushers/set; when it returns, the change is
 // on disk.
@@ -121,6 +122,7 @@ func (s *Service) Set(ctx context.Context, req *SetRequest) error {
 		return q.AppID == p.AppID && q.PushKey == p.PushKey && (q.UserID == p.UserID || !req.Append)
 	})
 	s.byUser[p.UserID] = append(s.byUser[p.UserID], p)
+	s.publishUsersLocked()
 	return nil
 }
 
@@ -134,6 +136,18 @@ func (s *Service) reject(ctx context.Context, p Pusher) error {
 	s.dropLocked(func(q Pusher) bool { return q.UserID == p.UserID && q.AppID == p.AppID && q.PushKey == p.PushKey })
 	return nil
 }
+
+// publishUsersLocked replaces the set of users with pushers.
+func (s *Service) publishUsersLocked() {
+	users := make(map[string]bool, len(s.byUser))
+	for u := range s.byUser {
+		users[u] = true
+	}
+	s.users.Store(&users)
+}
+
+// pusherUsers is the current set of users with pushers (read-only).
+func (s *Service) pusherUsers() map[string]bool { return *s.users.Load() }
 
 func (s *Service) dropLocked(match func(Pusher) bool) {
 	for u, list := range s.byUser {
@@ -149,6 +163,7 @@ func (s *Service) dropLocked(match func(Pusher) bool) {
 			s.byUser[u] = keep
 		}
 	}
+	s.publishUsersLocked()
 }
 
 // Start runs the worker that follows src's stream and notifies the

@@ -16,9 +16,9 @@ type Source interface {
 	// closed at the next change.
 	StreamPosition() (int64, <-chan struct{})
 	// PushNotices returns the events after from (up to limit, in order)
-	// with, for each, the local users accepted by want whose push rules
-	// give actions, and the position reached.
-	PushNotices(ctx context.Context, from int64, limit int, want func(userID string) bool) ([]Notice, int64, error)
+	// with, for each, those of users (local users; read-only) whose push
+	// rules notify, and the position reached.
+	PushNotices(ctx context.Context, from int64, limit int, users map[string]bool) ([]Notice, int64, error)
 	// UnreadTotal is the user's notification count over all joined rooms.
 	UnreadTotal(ctx context.Context, userID string) (int, error)
 }
@@ -81,7 +81,14 @@ func (w *worker) run(ctx context.Context) {
 // step notifies for the events after the position and advances; an
 // undeliverable notification is dropped after MaxAttempts.
 func (w *worker) step(ctx context.Context) error {
-	notices, reached, err := w.src.PushNotices(ctx, w.pos, scanLimit, w.svc.HasPushers)
+	users := w.svc.pusherUsers()
+	if len(users) == 0 {
+		// Nobody to notify: skip the stream without reading it.
+		w.pos, _ = w.src.StreamPosition()
+		w.persist(false)
+		return nil
+	}
+	notices, reached, err := w.src.PushNotices(ctx, w.pos, scanLimit, users)
 	if err != nil {
 		return err
 	}

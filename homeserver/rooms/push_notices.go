@@ -13,11 +13,11 @@ import (
 )
 
 // PushNotices returns the committed events after from (up to limit, in
-// stream order) that give push actions to a local user accepted by want,
-// with those users' actions, and the position reached (push.Source).
-// Each event is evaluated for its room's joined local members, and an
-// invite also for its target.
-func (s *Service) PushNotices(ctx context.Context, from int64, limit int, want func(userID string) bool) ([]push.Notice, int64, error) {
+// stream order) whose push rules notify some of users, with those users'
+// actions, and the position reached (push.Source). Each event is
+// evaluated for those of users joined to its room, and an invite also
+// for its target.
+func (s *Service) PushNotices(ctx context.Context, from int64, limit int, users map[string]bool) ([]push.Notice, int64, error) {
 	evs, reached, err := s.StreamEvents(ctx, from, limit)
 	if err != nil {
 		return nil, from, err
@@ -33,16 +33,8 @@ func (s *Service) PushNotices(ctx context.Context, from int64, limit int, want f
 		if err != nil {
 			return nil, from, fmt.Errorf("push notices: %w", err)
 		}
-		var users []string
-		r.view.RLock()
-		for k, m := range r.cur {
-			if k.typ == spec.MRoomMember && k.key != e.Sender && strings.HasSuffix(k.key, suffix) && want(k.key) &&
-				(m.Membership() == spec.Join || e.Membership == spec.Invite && e.StateKey != nil && *e.StateKey == k.key) {
-				users = append(users, k.key)
-			}
-		}
-		r.view.RUnlock()
-		if len(users) == 0 {
+		targets := s.pushCandidates(r, e, users, suffix)
+		if len(targets) == 0 {
 			continue
 		}
 		pe, err := push.ParseEvent(e.JSON)
@@ -62,7 +54,7 @@ func (s *Service) PushNotices(ctx context.Context, from int64, limit int, want f
 		if m := r.stateEvent(spec.MRoomMember, e.Sender); m != nil {
 			n.SenderDisplayName = gjson.GetBytes(m.Client, "content.displayname").String()
 		}
-		for _, u := range users {
+		for _, u := range targets {
 			ur, err := s.evaluator(ctx, u)
 			if err != nil {
 				return nil, from, err
@@ -76,6 +68,33 @@ func (s *Service) PushNotices(ctx context.Context, from int64, limit int, want f
 		}
 	}
 	return out, reached, nil
+}
+
+// pushCandidates returns those of users who are joined to r (or are
+// the target of the invite e) other than e's sender: by looking each
+// user up when there are few, else by scanning the room's members.
+func (s *Service) pushCandidates(r *room, e StreamEvent, users map[string]bool, suffix string) []string {
+	var out []string
+	ok := func(u, membership string) bool {
+		return u != e.Sender && (membership == spec.Join ||
+			e.Membership == spec.Invite && e.StateKey != nil && *e.StateKey == u)
+	}
+	if len(users) <= 64 {
+		for u := range users {
+			if ok(u, s.membershipOf(u, r.id).membership) {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	r.view.RLock()
+	defer r.view.RUnlock()
+	for k, m := range r.cur {
+		if k.typ == spec.MRoomMember && users[k.key] && strings.HasSuffix(k.key, suffix) && ok(k.key, m.Membership()) {
+			out = append(out, k.key)
+		}
+	}
+	return out
 }
 
 // UnreadTotal is the user's notification count summed over the rooms
