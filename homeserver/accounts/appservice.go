@@ -28,7 +28,15 @@ type AppService struct {
 	} `yaml:"namespaces"`
 	RateLimited *bool    `yaml:"rate_limited"`
 	Protocols   []string `yaml:"protocols"`
+	// ReceiveEphemeral asks for receipts in transactions (spec
+	// receive_ephemeral; MSC2409's name is accepted too).
+	ReceiveEphemeral bool `yaml:"receive_ephemeral"`
+	MSC2409Ephemeral bool `yaml:"de.sorunome.msc2409.push_ephemeral"`
 }
+
+// WantsEphemeral reports whether the application service asked for
+// ephemeral events.
+func (as *AppService) WantsEphemeral() bool { return as.ReceiveEphemeral || as.MSC2409Ephemeral }
 
 // Namespace is one regular expression of an application service's
 // namespace; Exclusive reserves the matching IDs to it.

@@ -6,10 +6,12 @@
 //
 // Delivery is at least once and in stream order: each application
 // service has one sender that reads the room stream after its last
-// acknowledged position, sends up to MaxTxnEvents events per transaction,
-// retries the same transaction (same ID, same body) with exponential
-// backoff until a 2xx, and only then persists the new position. A
-// restart resends at most the one unacknowledged transaction.
+// acknowledged position, sends up to MaxTxnEvents events per transaction
+// (plus its rooms' read receipts when it asked for ephemeral events;
+// typing notifications are not sent), records the transaction before the
+// first attempt, retries it (same ID, same body) with exponential backoff
+// until a 2xx, and only then persists the new position. A restart
+// resends only the one unacknowledged transaction, under the same ID.
 package appservice
 
 import (
@@ -40,6 +42,9 @@ type Source interface {
 	RoomMembers(ctx context.Context, roomID string) ([]rooms.RoomMember, error)
 	// LocalAliases lists a room's aliases.
 	LocalAliases(ctx context.Context, roomID string) ([]string, error)
+	// StreamReceipts returns each room's m.receipt event for the
+	// receipts in (from, upTo].
+	StreamReceipts(ctx context.Context, from, upTo int64) ([]rooms.StreamEvent, error)
 }
 
 // State is an application service's stored delivery state.

@@ -369,3 +369,53 @@ func TestPingErrors(t *testing.T) {
 		})
 	}
 }
+
+// With receive_ephemeral, the public read receipts of the bridge's rooms
+// come in the transactions' ephemeral section.
+func TestReceiptsAsEphemeral(t *testing.T) {
+	b := newBridge(t)
+	b.AS.Registration.EphemeralEvents = true
+	reg := b.registration(t)
+	reg.ReceiveEphemeral = true
+	e := newEnv(t, reg)
+	e.start()
+	ctx := context.Background()
+	room := bridgedRoom(t, e, b)
+	private := e.createRoom("@bob:test", rooms.CreateRoomRequest{Preset: "private_chat"})
+	other, err := e.rooms.Send(ctx, dev("@bob:test"), private, "m.room.message", "o", []byte(`{"msgtype":"m.text","body":"o"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rooms.SendReceipt(ctx, dev("@bob:test"), private, "m.read", other, ""); err != nil {
+		t.Fatal(err)
+	}
+	read, err := e.rooms.Send(ctx, dev("@alice:test"), room, "m.room.message", "r", []byte(`{"msgtype":"m.text","body":"r"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rooms.SendReceipt(ctx, dev("@alice:test"), room, "m.read.private", read, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rooms.SendReceipt(ctx, dev("@alice:test"), room, "m.read", read, ""); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := b.next(t)
+		if ev.Type != event.EphemeralEventReceipt {
+			continue
+		}
+		if ev.RoomID != id.RoomID(room) {
+			t.Fatalf("receipt of room %s delivered", ev.RoomID)
+		}
+		rc := ev.Content.AsReceipt()
+		if rc == nil {
+			t.Fatalf("receipt content %s", ev.Content.VeryRaw)
+		}
+		if _, ok := (*rc)[id.EventID(read)][event.ReceiptTypeReadPrivate]; ok {
+			t.Fatalf("private receipt delivered: %s", ev.Content.VeryRaw)
+		}
+		if _, ok := (*rc)[id.EventID(read)][event.ReceiptTypeRead]["@alice:test"]; ok {
+			return
+		}
+	}
+}

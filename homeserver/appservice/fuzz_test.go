@@ -63,14 +63,17 @@ namespaces:
 		if as.UserInNamespace(sender, "test") && !got {
 			t.Fatalf("sender %q in the namespace but not of interest", sender)
 		}
-		txn, err := encodeTxn([]json.RawMessage{raw, raw})
+		txn, err := encodeTxn([]json.RawMessage{raw, raw}, []json.RawMessage{raw}, len(body)%2 == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var back struct {
-			Events []json.RawMessage `json:"events"`
+			Events    []json.RawMessage `json:"events"`
+			Ephemeral []json.RawMessage `json:"ephemeral"`
+			MSC2409   []json.RawMessage `json:"de.sorunome.msc2409.ephemeral"`
 		}
-		if err := json.Unmarshal(txn, &back); err != nil || len(back.Events) != 2 || string(back.Events[0]) != string(raw) {
+		if err := json.Unmarshal(txn, &back); err != nil || len(back.Events) != 2 || string(back.Events[0]) != string(raw) ||
+			len(back.Ephemeral)+len(back.MSC2409) != 1 {
 			t.Fatalf("transaction %s does not decode back: %v", txn, err)
 		}
 	})

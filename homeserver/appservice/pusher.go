@@ -164,9 +164,25 @@ func (snd *sender) step(ctx context.Context) error {
 			break
 		}
 	}
-	if len(batch) > 0 {
+	var ephemeral []json.RawMessage
+	if snd.as.WantsEphemeral() {
+		receipts, err := snd.src.StreamReceipts(ctx, snd.pos, reached)
+		if err != nil {
+			return err
+		}
+		for _, e := range receipts {
+			ok, err := in.room(ctx, e.RoomID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ephemeral = append(ephemeral, e.JSON)
+			}
+		}
+	}
+	if len(batch)+len(ephemeral) > 0 {
 		txnID := strconv.FormatInt(snd.pos, 10) + "-" + strconv.FormatInt(reached, 10)
-		body, err := encodeTxn(batch)
+		body, err := encodeTxn(batch, ephemeral, !snd.as.ReceiveEphemeral)
 		if err != nil {
 			return err
 		}
@@ -180,14 +196,23 @@ func (snd *sender) step(ctx context.Context) error {
 	return nil
 }
 
-// encodeTxn renders a transaction body.
-func encodeTxn(events []json.RawMessage) ([]byte, error) {
+// encodeTxn renders a transaction body; ephemeral events go under the
+// spec's name, or MSC2409's for a registration that asked under it.
+func encodeTxn(events, ephemeral []json.RawMessage, msc2409 bool) ([]byte, error) {
 	if events == nil {
 		events = []json.RawMessage{}
 	}
-	b, err := json.Marshal(struct {
-		Events []json.RawMessage `json:"events"`
-	}{events})
+	txn := struct {
+		Events    []json.RawMessage `json:"events"`
+		Ephemeral []json.RawMessage `json:"ephemeral,omitempty"`
+		MSC2409   []json.RawMessage `json:"de.sorunome.msc2409.ephemeral,omitempty"`
+	}{Events: events}
+	if msc2409 {
+		txn.MSC2409 = ephemeral
+	} else {
+		txn.Ephemeral = ephemeral
+	}
+	b, err := json.Marshal(txn)
 	if err != nil {
 		return nil, fmt.Errorf("encode transaction: %w", err)
 	}

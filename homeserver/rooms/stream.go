@@ -167,3 +167,31 @@ func (s *Service) RoomMembers(ctx context.Context, roomID string) ([]RoomMember,
 func (s *Service) LocalAliases(ctx context.Context, roomID string) ([]string, error) {
 	return s.aliases.RoomAliases(ctx, roomID)
 }
+
+// StreamReceipts returns, for each room a stream follower looks at, the
+// m.receipt event (with room_id) of the public receipts whose position is
+// in (from, upTo], for application services with receive_ephemeral.
+// Only a user's newest receipt of each type is kept, so a receipt
+// replaced after upTo comes in a later range instead.
+func (s *Service) StreamReceipts(ctx context.Context, from, upTo int64) ([]StreamEvent, error) {
+	var out []StreamEvent
+	for _, id := range s.streamRoomIDs() {
+		r, err := s.room(ctx, id)
+		if errors.Is(err, errNoRoom) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream receipts: %w", err)
+		}
+		// An empty user ID sees no private receipts.
+		ev := r.receiptEvent("", from, upTo)
+		if ev == nil {
+			continue
+		}
+		withRoom := append(ev[:len(ev)-1:len(ev)-1], `,"room_id":`...)
+		rid, _ := json.Marshal(r.id)
+		withRoom = append(append(withRoom, rid...), '}')
+		out = append(out, StreamEvent{RoomID: r.id, Type: "m.receipt", JSON: withRoom})
+	}
+	return out, nil
+}
