@@ -142,6 +142,8 @@ var fastContents = []struct {
 	{"encrypted", `{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"AwgAEn","device_id":"D","sender_key":"k","session_id":"s"}`, "m.room.encrypted", true},
 	{"zero float", `{"a":0.0}`, "m.room.message", true},
 	{"big exponent", `{"a":1E3}`, "m.room.message", true},
+	{"negative zero exponent", `{"a":-0e5,"b":-0.0}`, "m.room.message", true},
+	{"escaped value", `{"a":"x\\y\"z","b":"\u0041"}`, "m.room.message", true},
 	{"float", `{"a":1.5}`, "m.room.message", false},
 	{"exponent", `{"a":1e3}`, "m.room.message", false},
 	{"too large int", `{"a":9007199254740992}`, "m.room.message", false},
