@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# SCoP's one test command: installs what the tests need, vets and tests
-# every package, then runs the matrix-js-sdk smoke test against a freshly
-# started `scop serve`. CI runs it through .ci/run with CI=true.
+# SCoP's one test command: installs what the tests need, runs the
+# matrix-js-sdk smoke test against a freshly started `scop serve`,
+# then vets and tests every package. CI runs it through .ci/run with CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -28,18 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-echo "== go vet"
-go vet ./...
-
-echo "== go test"
-go test -timeout 15m ./...
-# End-to-end encryption in ci-notify needs mautrix's pure Go olm (goolm
-# build tag, no cgo); its test has a second device decrypt the bot's post.
-CGO_ENABLED=0 go test -timeout 5m -tags goolm ./ci-notify/...
-# go test shows a passing package's output only with -v: print the
-# conformance suite's per-area summary it wrote.
-[ -f sytest/last-summary.txt ] && cat sytest/last-summary.txt
-
+# The smoke test runs first: its run.sh installs matrix-js-sdk and Node 22
+# into its cache folder, where the conformance suite's sliding sync tests
+# (sytest/slidingsync_test.go) find them.
 echo "== smoke test: matrix-js-sdk against scop serve"
 jsclient=${JSCLIENT:-$root/../shared/tools/jsclient/run.sh}
 if [ ! -x "$jsclient" ]; then
@@ -78,4 +69,20 @@ if ! HS_URL="http://$addr" MX_USER=smoke MX_PASS="$password" "$jsclient" 2>&1 | 
   exit 1
 fi
 grep -q '^RESULT: OK' "$out" || { echo "--- server log" >&2; tail -50 "$work/server.log" >&2; exit 1; }
+cleanup
+server_pid=""
+trap - EXIT
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -timeout 15m ./...
+# End-to-end encryption in ci-notify needs mautrix's pure Go olm (goolm
+# build tag, no cgo); its test has a second device decrypt the bot's post.
+CGO_ENABLED=0 go test -timeout 5m -tags goolm ./ci-notify/...
+# go test shows a passing package's output only with -v: print the
+# conformance suite's per-area summary it wrote.
+[ -f sytest/last-summary.txt ] && cat sytest/last-summary.txt
+
 echo "== all tests passed"
