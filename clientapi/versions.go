@@ -8,7 +8,7 @@ var Versions = []string{"r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4"}
 
 func (ar *accountRoutes) discoveryRoutes(a *API) {
 	a.Handle("GET /_matrix/client/versions", Public, func(r *http.Request) (any, error) {
-		return map[string]any{"versions": Versions, "unstable_features": map[string]bool{slidingFeature: true}}, nil
+		return map[string]any{"versions": Versions, "unstable_features": unstableFeatures}, nil
 	})
 	a.Handle("GET /.well-known/matrix/client", Public, ar.wellKnown)
 	a.Handle("GET /capabilities", Authed, ar.capabilities)
@@ -47,3 +47,9 @@ func (ar *accountRoutes) capabilities(r *http.Request) (any, error) {
 		},
 	}}, nil
 }
+
+// unstableFeatures are the MSCs served beyond Versions: simplified sliding
+// sync (Element X checks it) and the appservice ping of MSC2659 (spec
+// v1.7, which we do not advertise whole; mautrix pings at start-up only
+// when it sees v1.7 or this flag).
+var unstableFeatures = map[string]bool{slidingFeature: true, "fi.mau.msc2659.stable": true}
