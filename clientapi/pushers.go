@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"scop/homeserver"
 	"scop/homeserver/push"
+	"scop/homeserver/rooms"
 )
 
 // Pushers is the pushers API's backend (homeserver/push.Service).
@@ -56,5 +58,31 @@ func (ar *accountRoutes) pusherRoutes(a *API) {
 			return nil, err
 		}
 		return struct{}{}, p.Set(r.Context(), req)
+	})
+}
+
+// NotificationLister lists the events a user's push rules notify for
+// (homeserver/rooms.Service).
+type NotificationLister interface {
+	Notifications(ctx context.Context, dev homeserver.Device, from string, limit int, onlyHighlight bool) (*rooms.NotificationsPage, error)
+}
+
+// RegisterNotifications serves GET /notifications from n.
+func (a *API) RegisterNotifications(n NotificationLister) {
+	a.Handle("GET /notifications", Authed, func(r *http.Request) (any, error) {
+		q := r.URL.Query()
+		limit := 0
+		if l := q.Get("limit"); l != "" {
+			v, err := strconv.Atoi(l)
+			if err != nil || v < 0 {
+				return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "limit must be a non-negative integer")
+			}
+			limit = v
+		}
+		only := q.Get("only")
+		if only != "" && only != "highlight" {
+			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "only must be highlight")
+		}
+		return n.Notifications(r.Context(), MustDevice(r), q.Get("from"), limit, only == "highlight")
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -130,6 +131,34 @@ func TestPushers(t *testing.T) {
 				c.Fatalf("rejected pusher still listed: %v", pushers(a))
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// TestPushers_Notifications: GET /notifications lists what the push
+// rules notify for.
+func TestPushers_Notifications(t *testing.T) {
+	t.Parallel()
+	run(t, "OnlyHighlightAndPaging", func(c *T) {
+		a, b := c.user(), c.user()
+		room := a.publicRoom()
+		b.join(room)
+		b.send(room, "one")
+		r := b.Must("PUT", cs("/rooms/%s/send/m.room.message/%s", room, txn()), map[string]any{"msgtype": "m.text",
+			"body": "two", "m.mentions": map[string]any{"user_ids": []string{a.UserID}}})
+		mention := str(r, "event_id")
+		last := b.send(room, "three")
+		hl, _ := a.Must("GET", cs("/notifications")+"?only=highlight", nil)["notifications"].([]any)
+		if len(hl) != 1 || str(hl[0], "event", "event_id") != mention || str(hl[0], "room_id") != room {
+			c.Fatalf("highlights %v", hl)
+		}
+		page := a.Must("GET", cs("/notifications")+"?limit=1", nil)
+		if l, _ := page["notifications"].([]any); len(l) != 1 || str(l[0], "event", "event_id") != last || str(page, "next_token") == "" {
+			c.Fatalf("first page %v", page)
+		}
+		next := a.Must("GET", cs("/notifications")+"?limit=1&from="+url.QueryEscape(str(page, "next_token")), nil)
+		if l, _ := next["notifications"].([]any); len(l) != 1 || str(l[0], "event", "event_id") != mention {
+			c.Fatalf("second page %v", next)
 		}
 	})
 }

@@ -219,9 +219,10 @@ func (rp *roomPush) env(userID, sender string) *push.Env {
 	return env
 }
 
-// actions evaluates e for userID; a user's own events never notify.
-func (s *Service) actions(rp *roomPush, ur *userRules, userID string, e *Event) push.Actions {
-	if e.Sender == userID {
+// actions evaluates e for userID; a user's own events and those of
+// users they ignore never notify.
+func (s *Service) actions(rp *roomPush, ur *userRules, userID string, e *Event, ignored map[string]bool) push.Actions {
+	if e.Sender == userID || ignored[e.Sender] {
 		return push.Actions{}
 	}
 	return ur.evl.Evaluate(s.parsedEvent(e), rp.env(userID, e.Sender))

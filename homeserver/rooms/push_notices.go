@@ -59,6 +59,13 @@ func (s *Service) PushNotices(ctx context.Context, from int64, limit int, users 
 			if err != nil {
 				return nil, from, err
 			}
+			ignored, err := s.ignoredUsers(ctx, u)
+			if err != nil {
+				return nil, from, err
+			}
+			if ignored[e.Sender] {
+				continue
+			}
 			if a := ur.evl.Evaluate(pe, rp.env(u, e.Sender)); a.Notify {
 				n.Targets = append(n.Targets, push.Target{UserID: u, Actions: a})
 			}

@@ -137,6 +137,10 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 	if err != nil {
 		return nil, err
 	}
+	ignored, err := s.ignoredUsers(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
 	ps := s.pushState()
 	key := countKey{r, userID}
 	ps.mu.Lock()
@@ -157,10 +161,10 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 				c = UnreadCounts{}
 				continue
 			}
-			c.add(s.actions(rp, ur, userID, e))
+			c.add(s.actions(rp, ur, userID, e, ignored))
 		}
 	default:
-		if c, err = s.countBack(ctx, r, ur, userID, after, pos, recent, floor); err != nil {
+		if c, err = s.countBack(ctx, r, ur, ignored, userID, after, pos, recent, floor); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +179,7 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 // countBack counts from scratch, newest first, from pos back to after
 // or the user's own newest event: the recent window first, then the
 // database, at most maxUnreadScan events.
-func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, userID string, after, pos int64, recent []*Event, floor int64) (UnreadCounts, error) {
+func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, ignored map[string]bool, userID string, after, pos int64, recent []*Event, floor int64) (UnreadCounts, error) {
 	var c UnreadCounts
 	rp := s.roomPush(r)
 	scanned := 0
@@ -187,7 +191,7 @@ func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, userID 
 			return false
 		}
 		scanned++
-		c.add(s.actions(rp, ur, userID, e))
+		c.add(s.actions(rp, ur, userID, e, ignored))
 		return true
 	}
 	for i := len(recent) - 1; i >= 0; i-- {

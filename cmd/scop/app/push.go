@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"scop/clientapi"
 	"scop/homeserver/push"
 	"scop/homeserver/push/sqlitestore"
 )
@@ -22,6 +23,9 @@ func (a *App) initPush(ctx context.Context) error {
 	}
 	a.Push = svc
 	a.API.RegisterPushers(svc)
+	if n, ok := a.Rooms.(clientapi.NotificationLister); ok {
+		a.API.RegisterNotifications(n)
+	}
 	a.OnClose(func(context.Context) error {
 		svc.Close()
 		return nil

@@ -221,6 +221,23 @@ func TestPushGateway(t *testing.T) {
 			t.Fatalf("unread after receipt %v/%v", n, h)
 		}
 	})
+	t.Run("notifications list", func(t *testing.T) {
+		hl := call("GET", "/notifications?only=highlight", aliceTok, nil, 200)["notifications"].([]any)
+		if len(hl) != 1 || hl[0].(map[string]any)["event"].(map[string]any)["content"].(map[string]any)["body"] != "look" ||
+			hl[0].(map[string]any)["read"] != true || hl[0].(map[string]any)["room_id"] != room {
+			t.Fatalf("highlights %v", hl)
+		}
+		page := call("GET", "/notifications?limit=1", aliceTok, nil, 200)
+		first := page["notifications"].([]any)
+		if len(first) != 1 || first[0].(map[string]any)["event"].(map[string]any)["event_id"] != loud || page["next_token"] == nil {
+			t.Fatalf("first page %v", page)
+		}
+		next := call("GET", "/notifications?limit=1&from="+url.QueryEscape(page["next_token"].(string)), aliceTok, nil, 200)
+		if n := next["notifications"].([]any); len(n) != 1 || n[0].(map[string]any)["event"].(map[string]any)["event_id"] == loud {
+			t.Fatalf("second page %v", next)
+		}
+		call("GET", "/notifications?only=everything", aliceTok, nil, 400)
+	})
 	t.Run("rejected pushkey is removed", func(t *testing.T) {
 		gw.script(func(w http.ResponseWriter) bool { w.Write([]byte(`{"rejected":["full-key"]}`)); return true })
 		send("t5", map[string]any{"msgtype": "m.text", "body": "bye"})
