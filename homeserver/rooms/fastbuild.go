@@ -146,72 +146,81 @@ func (s *Service) fastBuild(ver gmsl.IRoomVersion, roomID string, p proto, prev 
 
 	origin := s.id.ServerName
 	ts := int64(spec.AsTimestamp(now))
-	// Sorted top-level keys: auth_events, content, depth, [hashes],
-	// origin, origin_server_ts, prev_events, room_id, sender,
-	// [signatures], type.
-	head := make([]byte, 0, 256+len(content))
-	head = append(head, `{"auth_events":`...)
-	head = appendIDList(head, authIDs)
-	head = append(head, `,"content":`...)
-	contentAt := len(head)
-	head = append(head, content...)
-	contentEnd := len(head)
-	head = append(head, `,"depth":`...)
-	head = strconv.AppendInt(head, depth, 10)
+	// The pieces are written once into a pooled scratch buffer, in the
+	// sorted order of the top-level keys: auth_events, content, depth,
+	// [hashes], origin, origin_server_ts, prev_events, room_id, sender,
+	// [signatures], type. Only the final event is allocated.
+	scp := scratch.Get().(*[]byte)
+	sc := (*scp)[:0]
+	defer func() {
+		if cap(sc) <= maxScratch {
+			*scp = sc
+			scratch.Put(scp)
+		}
+	}()
+	sc = append(sc, `{"auth_events":`...)
+	sc = appendIDList(sc, authIDs)
+	sc = append(sc, `,"content":`...)
+	contentAt := len(sc)
+	sc = append(sc, content...)
+	contentEnd := len(sc)
+	sc = append(sc, `,"depth":`...)
+	sc = strconv.AppendInt(sc, depth, 10)
+	headEnd := len(sc)
+	sc = append(sc, `,"origin":`...)
+	sc = appendCanonicalString(sc, origin)
+	originEnd := len(sc)
+	sc = append(sc, `,"origin_server_ts":`...)
+	sc = strconv.AppendInt(sc, ts, 10)
+	sc = append(sc, `,"prev_events":`...)
+	sc = appendIDList(sc, prev)
+	sc = append(sc, `,"room_id":`...)
+	sc = appendCanonicalString(sc, roomID)
+	sc = append(sc, `,"sender":`...)
+	sc = appendCanonicalString(sc, p.Sender)
+	restEnd := len(sc)
+	sc = append(sc, `,"type":`...)
+	sc = appendCanonicalString(sc, p.Type)
+	sc = append(sc, '}')
+	tailEnd := len(sc)
 
-	originPart := appendCanonicalString([]byte(`,"origin":`), origin)
-	rest := make([]byte, 0, 160+len(roomID)+len(p.Sender)+len(prev)*48)
-	rest = append(rest, `,"origin_server_ts":`...)
-	rest = strconv.AppendInt(rest, ts, 10)
-	rest = append(rest, `,"prev_events":`...)
-	rest = appendIDList(rest, prev)
-	rest = append(rest, `,"room_id":`...)
-	rest = appendCanonicalString(rest, roomID)
-	rest = append(rest, `,"sender":`...)
-	rest = appendCanonicalString(rest, p.Sender)
-	tail := appendCanonicalString([]byte(`,"type":`), p.Type)
-	tail = append(tail, '}')
-
-	// Content hash: the event without hashes, signatures and unsigned.
-	h := sha256.New()
-	h.Write(head)
-	h.Write(originPart)
-	h.Write(rest)
-	h.Write(tail)
-	var sum [sha256.Size]byte
-	hashes := append([]byte(`,"hashes":{"sha256":"`), base64.RawStdEncoding.EncodeToString(h.Sum(sum[:0]))...)
-	hashes = append(hashes, `"}`...)
+	// Content hash: the event without hashes, signatures and unsigned,
+	// which is exactly what was written so far.
+	sum := sha256.Sum256(sc[:tailEnd])
+	sc = append(sc, `,"hashes":{"sha256":"`...)
+	sc = base64.RawStdEncoding.AppendEncode(sc, sum[:])
+	sc = append(sc, `"}`...)
+	hashesEnd := len(sc)
 
 	// The redacted form is both what is signed and what the event ID is
 	// the hash of (neither includes signatures or unsigned).
-	size := len(head) + len(hashes) + len(originPart) + len(rest) + len(tail)
-	red := make([]byte, 0, size)
-	red = append(red, head[:contentAt]...)
-	red = append(red, `{}`...)
-	red = append(red, head[contentEnd:]...)
-	red = append(red, hashes...)
+	redAt := len(sc)
+	sc = append(sc, sc[:contentAt]...)
+	sc = append(sc, `{}`...)
+	sc = append(sc, sc[contentEnd:headEnd]...)
+	sc = append(sc, sc[tailEnd:hashesEnd]...)
 	if sh.keepOrigin {
-		red = append(red, originPart...)
+		sc = append(sc, sc[headEnd:originEnd]...)
 	}
-	red = append(red, rest...)
-	red = append(red, tail...)
+	sc = append(sc, sc[originEnd:tailEnd]...)
+	red := sc[redAt:]
 	ref := sha256.Sum256(red)
 	eventID := "$" + base64.RawURLEncoding.EncodeToString(ref[:])
-	sig := ed25519.Sign(s.id.Key, red)
+	var sig [ed25519.SignatureSize]byte
+	copy(sig[:], ed25519.Sign(s.id.Key, red))
 
-	full := make([]byte, 0, size+len(origin)+len(s.id.KeyID)+120)
-	full = append(full, head...)
-	full = append(full, hashes...)
-	full = append(full, originPart...)
-	full = append(full, rest...)
+	full := make([]byte, 0, hashesEnd+len(origin)+len(s.id.KeyID)+120)
+	full = append(full, sc[:headEnd]...)
+	full = append(full, sc[tailEnd:hashesEnd]...)
+	full = append(full, sc[headEnd:restEnd]...)
 	full = append(full, `,"signatures":{`...)
 	full = appendCanonicalString(full, origin)
 	full = append(full, ":{"...)
 	full = appendCanonicalString(full, s.id.KeyID)
 	full = append(full, `:"`...)
-	full = append(full, base64.RawStdEncoding.EncodeToString(sig)...)
+	full = base64.RawStdEncoding.AppendEncode(full, sig[:])
 	full = append(full, `"}}`...)
-	full = append(full, tail...)
+	full = append(full, sc[restEnd:tailEnd]...)
 
 	pdu, err = ver.NewEventFromTrustedJSONWithEventID(eventID, full, false)
 	if err != nil || gmsl.CheckFields(pdu) != nil {
@@ -219,6 +228,13 @@ func (s *Service) fastBuild(ver gmsl.IRoomVersion, roomID string, p proto, prev 
 	}
 	return pdu, fastClientJSON(content, eventID, ts, roomID, p.Sender, p.Type), true
 }
+
+// scratch holds the buffers fastBuild writes an event's pieces into.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxScratch is the largest scratch buffer kept for reuse (an event is at
+// most 64 KiB; its pieces take about twice that).
+const maxScratch = 160 << 10
 
 // fastClientJSON renders what clientJSON renders for a message event:
 // json.Marshal's bytes, which are the canonical pieces HTML-escaped.
