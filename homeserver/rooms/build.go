@@ -242,12 +242,8 @@ func (s *Service) sendMessage(ctx context.Context, roomID string, p proto) (*Eve
 	// A message is authorised by the create event, the power levels and
 	// the sender's membership: copy just those out of the room state
 	// (events are immutable, so they can be read without the lock).
-	auth := make(authProvider, 3)
-	for _, t := range []tuple{{spec.MRoomCreate, ""}, {spec.MRoomPowerLevels, ""}, {spec.MRoomMember, p.Sender}} {
-		if e := r.state[t]; e != nil {
-			auth[t] = e
-		}
-	}
+	auth := &messageAuth{create: r.state[tuple{spec.MRoomCreate, ""}], powerLevels: r.state[tuple{spec.MRoomPowerLevels, ""}],
+		sender: p.Sender, member: r.state[tuple{spec.MRoomMember, p.Sender}]}
 	r.mu.Unlock()
 
 	pdu, client, err := s.buildPDU(r.ver, roomID, p, prev, depth, auth)

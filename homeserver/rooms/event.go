@@ -166,6 +166,34 @@ func (a authProvider) ThirdPartyInvite(k string) (gmsl.PDU, error) {
 }
 func (a authProvider) Valid() bool { return true }
 
+// messageAuth is the state a message is authorised against: the create
+// event, the power levels and the sender's membership (any may be nil).
+// It implements gmsl.AuthEventProvider without building a map per send.
+type messageAuth struct {
+	create, powerLevels, member *Event
+	sender                      string
+}
+
+func pduOf(e *Event) gmsl.PDU {
+	if e == nil {
+		return nil
+	}
+	return e.PDU
+}
+
+// Create and the methods below implement gmsl.AuthEventProvider.
+func (a *messageAuth) Create() (gmsl.PDU, error)      { return pduOf(a.create), nil }
+func (a *messageAuth) JoinRules() (gmsl.PDU, error)   { return nil, nil }
+func (a *messageAuth) PowerLevels() (gmsl.PDU, error) { return pduOf(a.powerLevels), nil }
+func (a *messageAuth) Member(k spec.SenderID) (gmsl.PDU, error) {
+	if string(k) != a.sender {
+		return nil, nil
+	}
+	return pduOf(a.member), nil
+}
+func (a *messageAuth) ThirdPartyInvite(string) (gmsl.PDU, error) { return nil, nil }
+func (a *messageAuth) Valid() bool                               { return true }
+
 // userIDForSender maps sender IDs to user IDs; SCoP uses no pseudo IDs.
 func userIDForSender(_ spec.RoomID, s spec.SenderID) (*spec.UserID, error) {
 	return s.ToUserID(), nil
