@@ -45,9 +45,13 @@ type countEntry struct {
 	counts     UnreadCounts
 }
 
+// memberCount is a room's joined member count as of lastPos, and the
+// notification levels of its power levels event pl.
 type memberCount struct {
 	lastPos int64
 	joined  int
+	pl      *Event
+	notif   map[string]int64
 }
 
 // maxParsed bounds the cache of events parsed for evaluation.
@@ -73,12 +77,22 @@ func (s *Service) PutPushRules(ctx context.Context, userID string, content json.
 	if err != nil {
 		return err
 	}
+	// Only cached counts need settling: a count made from scratch later
+	// uses the rules of that time anyway.
 	pos, _ := s.notify.current()
+	ps := s.pushState()
 	for _, m := range s.userMemberships(userID) {
 		if m.membership != spec.Join {
 			continue
 		}
-		if r, err := s.room(ctx, m.roomID); err == nil {
+		r, err := s.room(ctx, m.roomID)
+		if err != nil {
+			continue
+		}
+		ps.mu.Lock()
+		_, cached := ps.counts[countKey{r, userID}]
+		ps.mu.Unlock()
+		if cached {
 			if _, err := s.unread(ctx, r, userID, m.joinedAt, pos); err != nil {
 				return err
 			}
@@ -87,7 +101,6 @@ func (s *Service) PutPushRules(ctx context.Context, userID string, content json.
 	if err := s.putAccountData(ctx, userID, "", pushRulesType, content); err != nil {
 		return fmt.Errorf("publish push rules of %s: %w", userID, err)
 	}
-	ps := s.pushState()
 	ps.mu.Lock()
 	ps.rules[userID] = &userRules{evl: evl}
 	ps.mu.Unlock()
@@ -170,20 +183,33 @@ type roomPush struct {
 	r       *room
 	joined  int
 	notif   map[string]int64
-	senders map[string]int64
+	senders map[string]int64  // sender → power level
+	names   map[string]string // recipient → display name
 }
 
 func (s *Service) roomPush(r *room) *roomPush {
-	rp := &roomPush{r: r, senders: map[string]int64{}}
+	rp := &roomPush{r: r, senders: map[string]int64{}, names: map[string]string{}}
 	ps := s.pushState()
 	r.view.RLock()
-	last := r.lastPos
+	last, recent, floor := r.lastPos, r.recent, r.floor
+	plEv := r.cur[tuple{spec.MRoomPowerLevels, ""}]
 	r.view.RUnlock()
 	ps.mu.Lock()
 	mc, ok := ps.members[r]
 	ps.mu.Unlock()
-	if !ok || mc.lastPos != last {
-		mc = memberCount{lastPos: last}
+	if ok && mc.lastPos != last && floor <= mc.lastPos {
+		// Reuse the count when no membership event came since.
+		for _, e := range recent {
+			if e.Pos > mc.lastPos && e.Type == spec.MRoomMember {
+				ok = false
+				break
+			}
+		}
+	} else if ok && mc.lastPos != last {
+		ok = false
+	}
+	if !ok {
+		mc = memberCount{}
 		r.view.RLock()
 		for k, e := range r.cur {
 			if k.typ == spec.MRoomMember && e.Membership() == spec.Join {
@@ -191,32 +217,44 @@ func (s *Service) roomPush(r *room) *roomPush {
 			}
 		}
 		r.view.RUnlock()
+	}
+	if mc.lastPos != last || mc.pl != plEv {
+		if mc.pl != plEv || mc.notif == nil {
+			mc.notif = map[string]int64{"room": 50}
+		}
+		if mc.pl != plEv && plEv != nil {
+			if pl, err := plEv.PDU.PowerLevels(); err == nil {
+				mc.notif = map[string]int64{"room": pl.NotificationLevel("room")}
+				for k, v := range pl.Notifications {
+					mc.notif[k] = v
+				}
+			}
+		}
+		mc.lastPos, mc.pl = last, plEv
 		ps.mu.Lock()
 		ps.members[r] = mc
 		ps.mu.Unlock()
 	}
-	rp.joined = mc.joined
-	if _, pl := r.powerLevel(""); pl != nil {
-		rp.notif = map[string]int64{"room": pl.NotificationLevel("room")}
-		for k, v := range pl.Notifications {
-			rp.notif[k] = v
-		}
-	}
+	rp.joined, rp.notif = mc.joined, mc.notif
 	return rp
 }
 
-// env is the evaluation environment of userID for an event by sender.
+// env is the evaluation environment of userID for an event by sender;
+// display names and power levels are looked up once per batch.
 func (rp *roomPush) env(userID, sender string) *push.Env {
 	lvl, ok := rp.senders[sender]
 	if !ok {
 		lvl, _ = rp.r.powerLevel(sender)
 		rp.senders[sender] = lvl
 	}
-	env := &push.Env{UserID: userID, MemberCount: rp.joined, SenderPowerLevel: lvl, NotificationLevels: rp.notif}
-	if m := rp.r.stateEvent(spec.MRoomMember, userID); m != nil {
-		env.DisplayName = gjson.GetBytes(m.Client, "content.displayname").String()
+	name, ok := rp.names[userID]
+	if !ok {
+		if m := rp.r.stateEvent(spec.MRoomMember, userID); m != nil {
+			name = gjson.GetBytes(m.Client, "content.displayname").String()
+		}
+		rp.names[userID] = name
 	}
-	return env
+	return &push.Env{UserID: userID, DisplayName: name, MemberCount: rp.joined, SenderPowerLevel: lvl, NotificationLevels: rp.notif}
 }
 
 // actions evaluates e for userID; a user's own events and those of
