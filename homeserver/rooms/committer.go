@@ -193,21 +193,40 @@ func (c *committer) commit(subs []*submission) {
 // assign gives each event and account data entry of b the next stream
 // position, and propagates them to the room heads and memberships.
 func (c *committer) assign(b *storage.Batch) {
-	byNID := make(map[int64]int64, len(b.Events))
-	lastByRoom := map[int64]int64{}
 	for i := range b.Events {
 		c.pos++
 		b.Events[i].Pos = c.pos
-		byNID[b.Events[i].NID] = c.pos
-		lastByRoom[b.Events[i].RoomNID] = c.pos
 	}
-	for i := range b.Rooms {
-		if p, ok := lastByRoom[b.Rooms[i].NID]; ok {
-			b.Rooms[i].LastPos = p
+	// A batch usually holds one request's writes, a room and an event or
+	// a few: a scan then costs less than a map for every message.
+	if len(b.Rooms)*len(b.Events) <= 256 {
+		for i := range b.Rooms {
+			for j := len(b.Events) - 1; j >= 0; j-- {
+				if b.Events[j].RoomNID == b.Rooms[i].NID {
+					b.Rooms[i].LastPos = b.Events[j].Pos
+					break
+				}
+			}
+		}
+	} else {
+		last := make(map[int64]int64, len(b.Rooms))
+		for _, e := range b.Events {
+			last[e.RoomNID] = e.Pos
+		}
+		for i := range b.Rooms {
+			if p, ok := last[b.Rooms[i].NID]; ok {
+				b.Rooms[i].LastPos = p
+			}
 		}
 	}
-	for i := range b.Memberships {
-		b.Memberships[i].Pos = byNID[b.Memberships[i].EventNID]
+	if len(b.Memberships) > 0 {
+		byNID := make(map[int64]int64, len(b.Events))
+		for _, e := range b.Events {
+			byNID[e.NID] = e.Pos
+		}
+		for i := range b.Memberships {
+			b.Memberships[i].Pos = byNID[b.Memberships[i].EventNID]
+		}
 	}
 	for i := range b.AccountData {
 		c.pos++
