@@ -115,7 +115,7 @@ func (fs *featureSet) addText(prefix, text string) {
 	n := 0
 	pfx := hashString("osb", prefix)
 	pstate := hashPrefix(prefix)
-	shoutState := hashPrefix(prefix + "!")
+	casedState := hashPrefix(prefix + "!")
 	eachWord(text, func(w string) bool {
 		if fs.words >= maxWords {
 			return false
@@ -123,8 +123,11 @@ func (fs *featureSet) addText(prefix, text string) {
 		fs.words++
 		h := hashWord(pstate, w)
 		fs.feats = append(fs.feats, h)
-		if isShouting(w) {
-			fs.feats = append(fs.feats, hashMore(shoutState, w)) // keep case for SHOUTING words
+		if hasUpper(w) {
+			// The word as written, beside its lower-case form: "FREE",
+			// "Free" and "free" say different things (bogofilter also
+			// keeps case).
+			fs.feats = append(fs.feats, hashMore(casedState, w))
 		}
 		for d := 0; d < n && d < len(window); d++ {
 			fs.feats = append(fs.feats, mix(pfx^window[d]*31^h*17^uint64(d+1)))
@@ -202,22 +205,6 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-func isShouting(w string) bool {
-	if len(w) < 3 {
-		return false
-	}
-	letters := 0
-	for _, r := range w {
-		if unicode.IsLower(r) {
-			return false
-		}
-		if unicode.IsUpper(r) {
-			letters++
-		}
-	}
-	return letters >= 3
-}
-
 func itoa(n int) string {
 	if n == 0 {
 		return "0"
@@ -237,4 +224,13 @@ func itoa(n int) string {
 func (fs *featureSet) unique() []uint64 {
 	slices.Sort(fs.feats)
 	return slices.Compact(fs.feats)
+}
+
+func hasUpper(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] >= 'A' && w[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }

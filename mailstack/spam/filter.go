@@ -36,6 +36,12 @@ type Config struct {
 	X float64 `yaml:"robinson_x"`
 	// MinDev drops features whose f(w) is within MinDev of 0.5: they are noise.
 	MinDev float64 `yaml:"min_dev"`
+	// ESF is the effective size factor (0 < ESF <= 1; 0 means 1): word and
+	// word-pair features are far from independent, so n features carry the
+	// evidence of about ESF*n independent ones. Fisher's combination is
+	// computed over that effective count, which keeps scores of messages
+	// with mixed evidence away from 0 and 1.
+	ESF float64 `yaml:"esf"`
 	// MaxFeatures keeps only the most extreme features of a message (0: all).
 	MaxFeatures int `yaml:"max_features"`
 	// MinTrained: below this many ham or spam messages learnt, every
@@ -59,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("spam.robinson_x %v: want 0 < x < 1", c.X)
 	case c.MinDev < 0 || c.MinDev >= 0.5:
 		return fmt.Errorf("spam.min_dev %v: want 0 <= min_dev < 0.5", c.MinDev)
+	case c.ESF < 0 || c.ESF > 1:
+		return fmt.Errorf("spam.esf %v: want 0 < esf <= 1 (0: 1)", c.ESF)
 	case c.MaxFeatures < 0:
 		return fmt.Errorf("spam.max_features %d: want >= 0", c.MaxFeatures)
 	case c.MinTrained < 0:
@@ -133,11 +141,26 @@ func (f *Filter) Trained() (ham, spam int) {
 // Classify scores a raw message.
 func (f *Filter) Classify(raw []byte) Result {
 	feats, dangerous := Tokenize(raw)
-	return f.classifyFeatures(feats, dangerous)
+	return f.ClassifyFeatures(feats, dangerous)
 }
 
-func (f *Filter) classifyFeatures(feats []uint64, dangerous []string) Result {
+// SetConfig replaces the classifier settings of a running filter (e.g. on
+// configuration reload); the learnt counts are kept.
+func (f *Filter) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.cfg = cfg
+	f.mu.Unlock()
+	return nil
+}
+
+// ClassifyFeatures scores a message already tokenized by Tokenize, so that
+// a caller scoring one message under several settings tokenizes it once.
+func (f *Filter) ClassifyFeatures(feats []uint64, dangerous []string) Result {
 	f.mu.RLock()
+	cfg := f.cfg
 	nham, nspam := float64(f.nham), float64(f.nspm)
 	probs := make([]float64, 0, len(feats))
 	if f.nham > 0 && f.nspm > 0 {
@@ -146,28 +169,28 @@ func (f *Filter) classifyFeatures(feats []uint64, dangerous []string) Result {
 			if !ok {
 				continue
 			}
-			p := f.cfg.robinson(float64(c.ham), float64(c.spam), nham, nspam)
-			if math.Abs(p-0.5) >= f.cfg.MinDev {
+			p := cfg.robinson(float64(c.ham), float64(c.spam), nham, nspam)
+			if math.Abs(p-0.5) >= cfg.MinDev {
 				probs = append(probs, p)
 			}
 		}
 	}
-	enough := f.nham >= f.cfg.MinTrained && f.nspm >= f.cfg.MinTrained
+	enough := f.nham >= cfg.MinTrained && f.nspm >= cfg.MinTrained
 	f.mu.RUnlock()
 
 	res := Result{Score: 0.5, Dangerous: dangerous}
 	if enough {
-		probs = extremes(probs, f.cfg.MaxFeatures)
+		probs = extremes(probs, cfg.MaxFeatures)
 		res.Features = len(probs)
-		res.Score = fisher(probs)
+		res.Score = fisher(probs, cfg.ESF)
 	}
-	if len(dangerous) > 0 && res.Score < f.cfg.DangerousScore {
-		res.Score = f.cfg.DangerousScore
+	if len(dangerous) > 0 && res.Score < cfg.DangerousScore {
+		res.Score = cfg.DangerousScore
 	}
 	switch {
-	case res.Score >= f.cfg.SpamCutoff:
+	case res.Score >= cfg.SpamCutoff:
 		res.Verdict = Spam
-	case res.Score <= f.cfg.HamCutoff && (enough || len(dangerous) > 0):
+	case res.Score <= cfg.HamCutoff && (enough || len(dangerous) > 0):
 		res.Verdict = Ham
 	default:
 		res.Verdict = Unsure
@@ -200,9 +223,15 @@ func extremes(probs []float64, max int) []float64 {
 // fisher combines probabilities with Fisher's method (Robinson 2003):
 // S = 1 - C⁻¹(-2 Σ ln(1-f), 2n) measures spamminess, H = 1 - C⁻¹(-2 Σ ln f, 2n)
 // hamminess, and the score is (1 + S - H) / 2.
-func fisher(probs []float64) float64 {
+//
+// With an effective size factor esf in (0,1), both log sums are scaled by
+// esf and the degrees of freedom become 2*round(esf*n).
+func fisher(probs []float64, esf float64) float64 {
 	if len(probs) == 0 {
 		return 0.5
+	}
+	if esf <= 0 || esf > 1 {
+		esf = 1
 	}
 	var lnSpam, lnHam float64
 	for _, p := range probs {
@@ -210,31 +239,38 @@ func fisher(probs []float64) float64 {
 		lnHam += math.Log(p)
 		lnSpam += math.Log(1 - p)
 	}
-	n := len(probs)
+	n := max(1, int(math.Round(esf*float64(len(probs)))))
+	lnSpam *= esf
+	lnHam *= esf
 	s := 1 - chi2Q(-2*lnSpam, 2*n)
 	h := 1 - chi2Q(-2*lnHam, 2*n)
 	return (1 + s - h) / 2
 }
 
 // chi2Q is the survival function of the chi-square distribution with an
-// even number v of degrees of freedom: P(X ≥ x). It sums the Poisson
-// series in log space so that large x or v neither underflow nor overflow.
+// even number v of degrees of freedom: P(X ≥ x) = e^(-m) Σ_{i<v/2} m^i/i!
+// with m = x/2. The series is summed in linear space, rescaled before it
+// can overflow, and stopped once further terms cannot change the sum: the
+// log-space version cost a log and an exp per feature.
 func chi2Q(x float64, v int) float64 {
 	m := x / 2
 	if m <= 0 {
 		return 1
 	}
-	logM := math.Log(m)
-	logTerm := -m
-	logSum := logTerm
+	const scale = 1e200
+	logScale := 0.0
+	term, sum := 1.0, 1.0
 	for i := 1; i < v/2; i++ {
-		logTerm += logM - math.Log(float64(i))
-		// log(exp(a)+exp(b)) without overflow
-		if logTerm > logSum {
-			logSum = logTerm + math.Log1p(math.Exp(logSum-logTerm))
-		} else {
-			logSum += math.Log1p(math.Exp(logTerm - logSum))
+		term *= m / float64(i)
+		sum += term
+		if sum > scale {
+			term /= scale
+			sum /= scale
+			logScale += math.Log(scale)
+		}
+		if float64(i) > m && term < sum*1e-17 {
+			break // terms only shrink from here
 		}
 	}
-	return math.Min(math.Exp(logSum), 1)
+	return math.Min(math.Exp(-m+math.Log(sum)+logScale), 1)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"sync"
 )
 
@@ -63,11 +64,67 @@ func NewSQLiteStore(ctx context.Context, db *sql.DB) (*SQLiteStore, error) {
 			ham  INTEGER NOT NULL,
 			spam INTEGER NOT NULL
 		);
-		INSERT INTO spam_totals (id, ham, spam) VALUES (1, 0, 0);`,
+		INSERT INTO spam_totals (id, ham, spam) VALUES (1, 0, 0);`, `
+		-- tokenizer: the TokenizerVersion that produced the stored
+		-- features; databases from before this table hold version 1.
+		CREATE TABLE spam_meta (
+			id        INTEGER PRIMARY KEY CHECK (id = 1),
+			tokenizer INTEGER NOT NULL
+		);
+		INSERT INTO spam_meta (id, tokenizer) VALUES (1, 1);`,
 	}); err != nil {
 		return nil, err
 	}
+	if err := checkTokenizerVersion(ctx, db); err != nil {
+		return nil, err
+	}
 	return &SQLiteStore{db: db}, nil
+}
+
+// TokenizerVersion numbers the feature format of Tokenize. Counts learnt
+// under another version hash different tokens and mean nothing to this
+// one; it changes whenever the tokenizer's output does.
+//
+//	1  words and OSB pairs, SHOUTING words in their own case
+//	2  every word with a capital also in its own case; delivery agents',
+//	   mail clients' and scanners' header fields ignored
+const TokenizerVersion = 2
+
+// checkTokenizerVersion empties counts learnt by another tokenizer version
+// (in one transaction) and records the current one. A filter with empty
+// counts answers unsure until retrained, which beats scoring with
+// meaningless counts; the warning tells the admin to retrain.
+func checkTokenizerVersion(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	defer tx.Rollback()
+	var version, nham, nspam int
+	if err := tx.QueryRowContext(ctx, `SELECT m.tokenizer, t.ham, t.spam FROM spam_meta m, spam_totals t WHERE m.id = 1 AND t.id = 1`).
+		Scan(&version, &nham, &nspam); err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	if version == TokenizerVersion {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM spam_features`); err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE spam_totals SET ham = 0, spam = 0 WHERE id = 1`); err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE spam_meta SET tokenizer = ? WHERE id = 1`, TokenizerVersion); err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("spam: tokenizer version: %w", err)
+	}
+	if nham > 0 || nspam > 0 {
+		slog.Warn("spam: the stored model was learnt by an older tokenizer and has been emptied; retrain it with `scop spam train`",
+			"old_version", version, "version", TokenizerVersion, "ham", nham, "spam", nspam)
+	}
+	return nil
 }
 
 // Load implements Store.

@@ -28,6 +28,28 @@ var ignoredHeaders = map[string]bool{
 	"date": true, "delivered-to": true, "status": true, "x-status": true,
 	"x-uid": true, "x-keywords": true, "content-length": true, "lines": true,
 	"x-spam": true, "authentication-results": true,
+	// written by the recipient's delivery agent, mail client or scanners,
+	// not by the sender: in a training corpus they record how and when
+	// the collector filed the message, not what the message is.
+	"delivery-date": true, "x-uidl": true, "x-imapbase": true, "x-sieve": true,
+	"x-original-date": true, "x-antivirus": true, "x-scanned-by": true,
+	"x-mailscanner": true, "x-ucsc-cats-mailscanner": true, "x-mailscanner-spamcheck": true,
+	"x-reynoldspurgedate": true, "x-pmflags": true, "x-razor-id": true,
+}
+
+// ignoredHeader reports whether a header field (lower-case name) is left
+// out: see ignoredHeaders; the prefixes are spam and virus scanners' and
+// mail clients' families.
+func ignoredHeader(name string) bool {
+	if ignoredHeaders[name] {
+		return true
+	}
+	for _, p := range []string{"x-spam", "x-bogosity", "x-virus", "x-mozilla-", "x-mailscanner", "x-dspam", "x-razor", "x-pyzor"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // msgTokens holds what one message tokenizes into.
@@ -77,8 +99,7 @@ func (m *msgTokens) addHeaders(h message.Header, depth int) {
 	fields := h.Fields()
 	for fields.Next() {
 		name := strings.ToLower(fields.Key())
-		if ignoredHeaders[name] || strings.HasPrefix(name, "x-spam") || strings.HasPrefix(name, "x-bogosity") ||
-			strings.HasPrefix(name, "x-virus") {
+		if ignoredHeader(name) {
 			continue
 		}
 		m.fs.add("hdr", name)

@@ -7,6 +7,14 @@
 //	alternate  train on even indexes, test odd ones (the bogofilter reference split)
 //	cv5        5-fold cross-validation: fold k tests index mod 5 == k after
 //	           training on the others; every message is tested once
+//	all        the three above
+//
+// Every message is tokenized once; each fold then learns the features of
+// its training messages and classifies those of its test messages.
+//
+// -tune K runs the parameter search of tune.go on the messages with
+// index mod 5 != K only (the training set of cv5 fold K), by an inner
+// 4-fold cross-validation, never looking at fold K's test messages.
 package main
 
 import (
@@ -16,17 +24,23 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"scop/mailstack/spam"
 )
 
 type corpusFile struct {
-	path   string
-	index  int
-	isSpam bool
+	path      string
+	index     int
+	isSpam    bool
+	feats     []uint64
+	dangerous []string
+	size      int
 }
 
 type tally struct{ ham, unsure, spam int }
@@ -34,19 +48,67 @@ type tally struct{ ham, unsure, spam int }
 type outcome struct {
 	trainHam, trainSpam int
 	hamT, spamT         tally
-	n                   int
-	bytes               int64
-	train, classify     time.Duration
+	// scores of the test messages, for the threshold analysis
+	hamScores, spamScores []float64
 }
+
+func (o *outcome) add(p outcome) {
+	o.trainHam += p.trainHam
+	o.trainSpam += p.trainSpam
+	o.hamT.ham += p.hamT.ham
+	o.hamT.unsure += p.hamT.unsure
+	o.hamT.spam += p.hamT.spam
+	o.spamT.ham += p.spamT.ham
+	o.spamT.unsure += p.spamT.unsure
+	o.spamT.spam += p.spamT.spam
+	o.hamScores = append(o.hamScores, p.hamScores...)
+	o.spamScores = append(o.spamScores, p.spamScores...)
+}
+
+// atFP returns the share of spam scoring above the lowest spam cutoff that
+// would leave at most 0.1% of ham above it, and that cutoff: a measure of
+// ranking quality independent of the configured cutoffs.
+func (o outcome) atFP() (caught, cutoff float64) {
+	h := slices.Clone(o.hamScores)
+	slices.Sort(h)
+	k := len(h) / 1000
+	cutoff = h[len(h)-1-k]
+	n := 0
+	for _, s := range o.spamScores {
+		if s > cutoff {
+			n++
+		}
+	}
+	return float64(n) / float64(len(o.spamScores)), cutoff
+}
+
+func (o outcome) fpRate() float64 {
+	return float64(o.hamT.spam) / float64(o.hamT.ham+o.hamT.unsure+o.hamT.spam)
+}
+
+func (o outcome) caughtRate() float64 {
+	return float64(o.spamT.spam) / float64(o.spamT.ham+o.spamT.unsure+o.spamT.spam)
+}
+
+var (
+	reinforce = flag.Int("reinforce", 0, "passes relearning training messages scored on the wrong side of the margins")
+	reSpam    = flag.Float64("re-spam", 0.99, "relearn training spam scoring below this")
+	reHam     = flag.Float64("re-ham", 0.01, "relearn training ham scoring above this")
+)
 
 func main() {
 	data := flag.String("data", os.Getenv("SCOP_SPAM_CORPUS"), "corpus data directory (holds easy-ham-1, spam-1, ...)")
-	split := flag.String("split", "mod5", "mod5, alternate or cv5")
+	split := flag.String("split", "mod5", "mod5, alternate, cv5 or all")
+	tune := flag.Int("tune", -1, "search parameters on the cv5 training set of fold K (0-4) by inner cross-validation")
 	cfg := spam.DefaultConfig()
 	flag.Float64Var(&cfg.HamCutoff, "ham-cutoff", cfg.HamCutoff, "ham cutoff")
 	flag.Float64Var(&cfg.SpamCutoff, "spam-cutoff", cfg.SpamCutoff, "spam cutoff")
 	flag.Float64Var(&cfg.MinDev, "min-dev", cfg.MinDev, "minimum deviation from 0.5")
+	flag.Float64Var(&cfg.S, "s", cfg.S, "Robinson s")
+	flag.Float64Var(&cfg.X, "x", cfg.X, "Robinson x")
+	flag.Float64Var(&cfg.ESF, "esf", cfg.ESF, "effective size factor")
 	flag.IntVar(&cfg.MaxFeatures, "max-features", cfg.MaxFeatures, "most extreme features combined (0 = all)")
+	grid := flag.String("grid", "", "space-separated s:x:min_dev:max_features:esf settings to compare on the split (ranking only)")
 	verbose := flag.Bool("v", false, "list misclassified and unsure test messages")
 	flag.Parse()
 	if *data == "" {
@@ -56,8 +118,64 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	start := time.Now()
+	var cpu time.Duration
+	var nbytes int
+	tokenizeAll(files, &cpu)
+	for _, f := range files {
+		nbytes += f.size
+	}
+	fmt.Printf("tokenized %d messages, %.1f MB in %v wall (%.0f msg/s per core)\n",
+		len(files), float64(nbytes)/1e6, time.Since(start).Round(time.Millisecond), float64(len(files))/cpu.Seconds())
+
+	if *tune >= 0 {
+		runTune(files, *tune, cfg)
+		return
+	}
+	if *grid != "" {
+		runGrid(files, *split, cfg, *grid)
+		return
+	}
+	splits := []string{*split}
+	if *split == "all" {
+		splits = []string{"mod5", "alternate", "cv5"}
+	}
+	fmt.Printf("config: ham<=%.2f spam>=%.2f s %.2f x %.2f esf %.2f min_dev %.2f max_features %d\n",
+		cfg.HamCutoff, cfg.SpamCutoff, cfg.S, cfg.X, cfg.ESF, cfg.MinDev, cfg.MaxFeatures)
+	for _, sp := range splits {
+		folds, err := splitFolds(sp)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var total outcome
+		for _, isTest := range folds {
+			o, err := runFold(files, isTest, func(int) bool { return true }, []spam.Config{cfg}, *verbose)
+			if err != nil {
+				log.Fatal(err)
+			}
+			total.add(o[0])
+		}
+		report(sp, len(folds), total)
+	}
+}
+
+func report(split string, nfolds int, t outcome) {
+	nh := t.hamT.ham + t.hamT.unsure + t.hamT.spam
+	ns := t.spamT.ham + t.spamT.unsure + t.spamT.spam
+	pct := func(a, b int) float64 { return 100 * float64(a) / float64(b) }
+	fmt.Printf("split %s (%d fold(s)): trained %d ham + %d spam; tested %d ham + %d spam\n",
+		split, nfolds, t.trainHam, t.trainSpam, nh, ns)
+	fmt.Printf("  ham:  %d ham, %d unsure, %d spam  -> false positives %.2f%%, unsure %.2f%%\n",
+		t.hamT.ham, t.hamT.unsure, t.hamT.spam, pct(t.hamT.spam, nh), pct(t.hamT.unsure, nh))
+	fmt.Printf("  spam: %d spam, %d unsure, %d ham  -> caught %.2f%%, unsure %.2f%%, missed (ham) %.2f%%\n",
+		t.spamT.spam, t.spamT.unsure, t.spamT.ham, pct(t.spamT.spam, ns), pct(t.spamT.unsure, ns), pct(t.spamT.ham, ns))
+	c, cut := t.atFP()
+	fmt.Printf("  ranking: %.2f%% of spam above %.6f, the lowest cutoff with <= 0.1%% of ham above it\n", 100*c, cut)
+}
+
+func splitFolds(split string) ([]func(int) bool, error) {
 	var folds []func(int) bool
-	switch *split {
+	switch split {
 	case "mod5":
 		folds = append(folds, func(i int) bool { return i%5 == 0 })
 	case "alternate":
@@ -67,48 +185,18 @@ func main() {
 			folds = append(folds, func(i int) bool { return i%5 == k })
 		}
 	default:
-		log.Fatalf("bench: unknown split %q", *split)
+		return nil, fmt.Errorf("bench: unknown split %q", split)
 	}
-	var total outcome
-	for _, isTest := range folds {
-		o, err := runFold(files, isTest, cfg, *verbose)
-		if err != nil {
-			log.Fatal(err)
-		}
-		total.trainHam += o.trainHam
-		total.trainSpam += o.trainSpam
-		total.hamT.ham += o.hamT.ham
-		total.hamT.unsure += o.hamT.unsure
-		total.hamT.spam += o.hamT.spam
-		total.spamT.ham += o.spamT.ham
-		total.spamT.unsure += o.spamT.unsure
-		total.spamT.spam += o.spamT.spam
-		total.n += o.n
-		total.bytes += o.bytes
-		total.train += o.train
-		total.classify += o.classify
-	}
-	nh := total.hamT.ham + total.hamT.unsure + total.hamT.spam
-	ns := total.spamT.ham + total.spamT.unsure + total.spamT.spam
-	pct := func(a, b int) float64 { return 100 * float64(a) / float64(b) }
-	fmt.Printf("split %s (%d fold(s)): trained %d ham + %d spam in %v; tested %d ham + %d spam\n",
-		*split, len(folds), total.trainHam, total.trainSpam, total.train.Round(time.Millisecond), nh, ns)
-	fmt.Printf("config: ham<=%.2f spam>=%.2f min_dev %.2f max_features %d\n", cfg.HamCutoff, cfg.SpamCutoff, cfg.MinDev, cfg.MaxFeatures)
-	fmt.Printf("ham:  %d ham, %d unsure, %d spam  -> false positives %.2f%%, unsure %.2f%%\n",
-		total.hamT.ham, total.hamT.unsure, total.hamT.spam, pct(total.hamT.spam, nh), pct(total.hamT.unsure, nh))
-	fmt.Printf("spam: %d spam, %d unsure, %d ham  -> caught %.2f%%, unsure %.2f%%, missed (ham) %.2f%%\n",
-		total.spamT.spam, total.spamT.unsure, total.spamT.ham, pct(total.spamT.spam, ns), pct(total.spamT.unsure, ns), pct(total.spamT.ham, ns))
-	fmt.Printf("classify: %d msgs, %.1f MB in %v (%.0f msg/s, one goroutine)\n",
-		total.n, float64(total.bytes)/1e6, total.classify.Round(time.Millisecond), float64(total.n)/total.classify.Seconds())
+	return folds, nil
 }
 
 // listCorpus numbers the .txt messages of each folder in name order.
-func listCorpus(data string) ([]corpusFile, error) {
+func listCorpus(data string) ([]*corpusFile, error) {
 	groups, err := os.ReadDir(data)
 	if err != nil {
 		return nil, err
 	}
-	var out []corpusFile
+	var out []*corpusFile
 	for _, g := range groups {
 		if !g.IsDir() {
 			continue
@@ -119,7 +207,7 @@ func listCorpus(data string) ([]corpusFile, error) {
 		}
 		sort.Strings(paths)
 		for i, p := range paths {
-			out = append(out, corpusFile{p, i, strings.HasPrefix(g.Name(), "spam")})
+			out = append(out, &corpusFile{path: p, index: i, isSpam: strings.HasPrefix(g.Name(), "spam")})
 		}
 	}
 	if len(out) == 0 {
@@ -128,59 +216,108 @@ func listCorpus(data string) ([]corpusFile, error) {
 	return out, nil
 }
 
-func runFold(files []corpusFile, isTest func(int) bool, cfg spam.Config, verbose bool) (outcome, error) {
-	var o outcome
-	var trainHam, trainSpam []string
-	var test []corpusFile
+// tokenizeAll tokenizes every file on all cores and adds the CPU time
+// spent tokenizing to cpu.
+func tokenizeAll(files []*corpusFile, cpu *time.Duration) {
+	work := make(chan *corpusFile)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				raw, err := os.ReadFile(f.path)
+				if err != nil {
+					log.Fatal(err)
+				}
+				t := time.Now()
+				f.feats, f.dangerous = spam.Tokenize(raw)
+				d := time.Since(t)
+				f.size = len(raw)
+				mu.Lock()
+				*cpu += d
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+}
+
+// runFold learns the files selected by inSet and not isTest, then
+// classifies the test files of the set under each configuration.
+func runFold(files []*corpusFile, isTest, inSet func(int) bool, cfgs []spam.Config, verbose bool) ([]outcome, error) {
+	ctx := context.Background()
+	out := make([]outcome, len(cfgs))
+	d := spam.NewDelta()
+	var test []*corpusFile
 	for _, f := range files {
 		switch {
+		case !inSet(f.index):
 		case isTest(f.index):
 			test = append(test, f)
-		case f.isSpam:
-			trainSpam = append(trainSpam, f.path)
 		default:
-			trainHam = append(trainHam, f.path)
+			d.Add(f.feats, f.isSpam, 1)
 		}
 	}
-	ctx := context.Background()
 	store := spam.NewMemStore()
-	start := time.Now()
-	st, err := spam.TrainPaths(ctx, store, trainHam, trainSpam, nil)
+	if err := store.Apply(ctx, d); err != nil {
+		return nil, err
+	}
+	filter, err := spam.New(ctx, store, cfgs[0])
 	if err != nil {
-		return o, err
+		return nil, err
 	}
-	o.train = time.Since(start)
-	o.trainHam, o.trainSpam = st.Ham, st.Spam
-	f, err := spam.New(ctx, store, cfg)
-	if err != nil {
-		return o, err
-	}
-	start = time.Now()
-	for _, tf := range test {
-		raw, err := os.ReadFile(tf.path)
-		if err != nil {
-			return o, err
+	for pass := 0; pass < *reinforce; pass++ {
+		d := spam.NewDelta()
+		for _, f := range files {
+			if !inSet(f.index) || isTest(f.index) {
+				continue
+			}
+			r := filter.ClassifyFeatures(f.feats, f.dangerous)
+			if f.isSpam && r.Score < *reSpam || !f.isSpam && r.Score > *reHam {
+				d.Add(f.feats, f.isSpam, 1)
+			}
 		}
-		o.n++
-		o.bytes += int64(len(raw))
-		r := f.Classify(raw)
-		t := &o.hamT
-		if tf.isSpam {
-			t = &o.spamT
+		if d.Empty() {
+			break
 		}
-		switch r.Verdict {
-		case spam.Ham:
-			t.ham++
-		case spam.Unsure:
-			t.unsure++
-		case spam.Spam:
-			t.spam++
-		}
-		wrong := (tf.isSpam && r.Verdict == spam.Ham) || (!tf.isSpam && r.Verdict == spam.Spam)
-		if verbose && (wrong || r.Verdict == spam.Unsure) {
-			fmt.Printf("%-6s %.4f %s\n", r.Verdict, r.Score, tf.path)
+		if err := filter.Apply(ctx, d); err != nil {
+			return nil, err
 		}
 	}
-	o.classify = time.Since(start)
-	return o, nil
+	for i, cfg := range cfgs {
+		if err := filter.SetConfig(cfg); err != nil {
+			return nil, err
+		}
+		o := &out[i]
+		o.trainHam, o.trainSpam = d.Ham, d.Spam
+		for _, tf := range test {
+			r := filter.ClassifyFeatures(tf.feats, tf.dangerous)
+			t := &o.hamT
+			if tf.isSpam {
+				t = &o.spamT
+				o.spamScores = append(o.spamScores, r.Score)
+			} else {
+				o.hamScores = append(o.hamScores, r.Score)
+			}
+			switch r.Verdict {
+			case spam.Ham:
+				t.ham++
+			case spam.Unsure:
+				t.unsure++
+			case spam.Spam:
+				t.spam++
+			}
+			wrong := (tf.isSpam && r.Verdict == spam.Ham) || (!tf.isSpam && r.Verdict == spam.Spam)
+			if verbose && (wrong || r.Verdict == spam.Unsure) {
+				fmt.Printf("%-6s %.4f %s\n", r.Verdict, r.Score, tf.path)
+			}
+		}
+	}
+	return out, nil
 }
