@@ -109,12 +109,48 @@ func TestConditions(t *testing.T) {
 		{"display name empty", push.Condition{"kind": "contains_display_name"}, push.Env{}, false},
 		{"display name", push.Condition{"kind": "contains_display_name"}, push.Env{DisplayName: "Noon"}, true},
 		{"unknown kind", push.Condition{"kind": "org.example.magic"}, push.Env{}, false},
+		// The spec's glob examples against content.body.
+		{"glob across words", push.Condition{"kind": "event_match", "key": "content.body", "pattern": "at*?"}, push.Env{}, true},
+		{"spec: word at the end", push.Condition{"kind": "event_match", "key": "content.body", "pattern": "noon"}, push.Env{}, true},
+		{"spec: ? is one character", push.Condition{"kind": "event_match", "key": "content.body", "pattern": "noon?"}, push.Env{}, true},
+		{"spec: part of a word", push.Condition{"kind": "event_match", "key": "content.body", "pattern": "noo"}, push.Env{}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rs := push.Ruleset{"override": {{RuleID: "r", Enabled: true, Conditions: []push.Condition{c.cond}, Actions: []any{"notify"}}}}
 			env := c.env
 			if got := push.Compile(rs).Evaluate(event, &env).Notify; got != c.want {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSpecGlobExamples: the spec's examples of content.body matching.
+func TestSpecGlobExamples(t *testing.T) {
+	cases := []struct {
+		pattern, body string
+		want          bool
+	}{
+		{"cake*lie", "The cake is a lie", true},
+		{"cake", "Have some cake", true},
+		{"cake", "Have some cakes", false},
+		{"cake", "Cake!", true},
+		{"ca?e", "a cave", true},
+		{"ca?e", "a cane-toad", true},
+		{"ca?e", "a cae", false},
+		{"@room", "hi @room", true},
+		{"@room", "x@room", false},
+		{"lie", "dé lie", true},
+		{"café", "un CAFÉ noir", true},
+		{"*", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.pattern+" in "+c.body, func(t *testing.T) {
+			body, _ := json.Marshal(c.body)
+			e := ev(t, `{"type":"m.room.message","content":{"body":`+string(body)+`}}`)
+			rs := push.Ruleset{"content": {{RuleID: "k", Enabled: true, Pattern: c.pattern, Actions: []any{"notify"}}}}
+			if got := push.Compile(rs).Evaluate(e, &push.Env{}).Notify; got != c.want {
 				t.Fatalf("got %v, want %v", got, c.want)
 			}
 		})
