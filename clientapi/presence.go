@@ -45,6 +45,13 @@ func (ar *accountRoutes) presenceRoutes(a *API) {
 	ps := a.presenceTracker()
 	a.Handle("GET /presence/{userID}/status", Authed, func(r *http.Request) (any, error) {
 		user := r.PathValue("userID")
+		if !ps.Visible(MustDevice(r).UserID, user) {
+			// An unknown user stays 404; a stranger's presence is private.
+			if _, _, err := ar.acc.Profile(r.Context(), user); err != nil {
+				return nil, err
+			}
+			return nil, homeserver.Errorf(homeserver.ErrForbidden, "You are not allowed to see the presence of %s", user)
+		}
 		st, ok := ps.Get(user)
 		if !ok {
 			if _, _, err := ar.acc.Profile(r.Context(), user); err != nil {

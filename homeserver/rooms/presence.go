@@ -10,7 +10,7 @@ import (
 )
 
 // presenceIdle is how long after its last sync ended (with none in
-// flight) and its last PUT a user stays online: clients long-poll
+// flight) and its last PUT a user stays online (or unavailable): clients long-poll
 // without pause, so a longer gap means the client is gone.
 const presenceIdle = 60 * time.Second
 
@@ -28,6 +28,9 @@ type Presence struct {
 	log   []presenceChange // changes in generation order, for changedSince
 	wake  func()
 	idle  time.Duration
+	// visible reports whether an observer may see a user's presence (set
+	// by UsePresence: room mates only); nil allows everyone.
+	visible func(observer, user string) bool
 }
 
 type presenceChange struct {
@@ -156,10 +159,12 @@ func (p *Presence) SyncEnded(userID string) {
 	p.armExpiry(userID, e)
 }
 
-// armExpiry schedules an online user's fall to offline once idle (p.mu
-// held). The fall is quiet: room mates see it with their next answer.
+// armExpiry schedules the fall to offline of a user who is not offline
+// once idle (p.mu held): online, or unavailable (a client that set its
+// idle marker and then went away must not stay unavailable forever). The
+// fall is quiet: room mates see it with their next answer.
 func (p *Presence) armExpiry(userID string, e *presenceEntry) {
-	if e.state != "online" || e.syncing > 0 {
+	if e.state == "offline" || e.syncing > 0 {
 		return
 	}
 	if e.expiry != nil {
@@ -169,7 +174,7 @@ func (p *Presence) armExpiry(userID string, e *presenceEntry) {
 	e.expiry = time.AfterFunc(p.idle, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if e.state != "online" || e.syncing > 0 {
+		if e.state == "offline" || e.syncing > 0 {
 			return
 		}
 		if rest := p.idle - time.Since(e.active); rest > 0 {
@@ -250,7 +255,19 @@ func (s *Service) UsePresence(p *Presence) {
 	x.mu.Unlock()
 	p.mu.Lock()
 	p.wake = s.notify.poke
+	p.visible = s.sharesRoom
 	p.mu.Unlock()
+}
+
+// Visible reports whether observer may see user's presence: presence is
+// for room mates (Client-Server API, "Presence"), as in /sync, so that a
+// stranger cannot follow anyone's status. Without a rooms service
+// attached everyone may.
+func (p *Presence) Visible(observer, user string) bool {
+	p.mu.Lock()
+	visible := p.visible
+	p.mu.Unlock()
+	return visible == nil || visible(observer, user)
 }
 
 func (s *Service) presence() *Presence {

@@ -197,3 +197,40 @@ func TestPresenceFallsOfflineWhenIdle(t *testing.T) {
 	}
 	p.SyncEnded("@a:test")
 }
+
+// TestPresenceIdleAnyStateFallsOffline: a user whose client set
+// unavailable (sync or PUT, Element's idle marker) and then went away
+// falls offline like an online one; offline stays offline.
+func TestPresenceIdleAnyStateFallsOffline(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(p *Presence)
+	}{
+		{"sync set_presence unavailable", func(p *Presence) {
+			p.SyncStarted("@a:test", "unavailable")
+			p.SyncEnded("@a:test")
+		}},
+		{"PUT unavailable", func(p *Presence) {
+			msg := "afk"
+			p.Set("@a:test", "unavailable", &msg)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPresence()
+			p.idle = time.Millisecond
+			tc.set(p)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				st, _ := p.Get("@a:test")
+				if st.Presence == "offline" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("still %s long after the idle time", st.Presence)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
