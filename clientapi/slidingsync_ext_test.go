@@ -171,6 +171,14 @@ func TestSlidingSyncSetsPresence(t *testing.T) {
 	rs := newToDeviceServer(t)
 	alice := rs.AddUser(t, "alice", "pw-alice-123")
 	bob := rs.AddUser(t, "bob", "pw-bob-12345")
+	// Presence is for room mates.
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	rs.Do(t, "POST", "/_matrix/client/v3/createRoom", alice.Token, map[string]any{"preset": "public_chat"}, &room)
+	if st := rs.Do(t, "POST", "/_matrix/client/v3/join/"+esc(room.RoomID), bob.Token, map[string]any{}, nil); st != 200 {
+		t.Fatalf("join: %d", st)
+	}
 	rs.sliding(t, alice, "set_presence=unavailable", map[string]any{})
 	var p struct {
 		Presence string `json:"presence"`
