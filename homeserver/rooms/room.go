@@ -195,9 +195,13 @@ func (r *room) publish(evs []*Event, keep int) {
 		r.recent = append(r.recent, e)
 		r.lastPos = e.Pos
 	}
-	if over := len(r.recent) - keep; over > 0 {
+	// Trim only past twice the limit: readers may still hold the old
+	// slice, so trimming copies, and copying on every message was the
+	// send path's largest allocation.
+	if len(r.recent) > 2*keep {
+		over := len(r.recent) - keep
 		r.floor = r.recent[over-1].Pos
-		r.recent = append([]*Event(nil), r.recent[over:]...)
+		r.recent = append(make([]*Event, 0, 2*keep+1), r.recent[over:]...)
 	}
 }
 

@@ -31,7 +31,8 @@ type Config struct {
 	// CheckpointEvery is how many state deltas a snapshot chain may have
 	// before a full snapshot is written.
 	CheckpointEvery int
-	// RecentEvents is how many recent events per room stay in memory.
+	// RecentEvents is how many recent events per room stay in memory at
+	// least (up to twice as many between trims).
 	RecentEvents int
 	// OnCommit, if set, observes how many submissions each group commit
 	// carried (for metrics).
