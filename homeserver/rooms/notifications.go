@@ -107,7 +107,7 @@ func (s *Service) roomNotifications(ctx context.Context, r *room, ur *userRules,
 	rp := s.roomPush(r)
 	var out []Notification
 	scanned := 0
-	visit := func(e *Event) bool {
+	visit := func(e *Event, keep bool) bool {
 		if e.Pos >= before {
 			return true
 		}
@@ -115,7 +115,7 @@ func (s *Service) roomNotifications(ctx context.Context, r *room, ur *userRules,
 			return false
 		}
 		scanned++
-		a := s.actions(rp, ur, userID, e, ignored)
+		a := s.actions(rp, ur, userID, e, ignored, keep)
 		if !a.Notify || onlyHighlight && !a.Highlight {
 			return true
 		}
@@ -124,7 +124,7 @@ func (s *Service) roomNotifications(ctx context.Context, r *room, ur *userRules,
 		return true
 	}
 	for i := len(recent) - 1; i >= 0; i-- {
-		if !visit(recent[i]) {
+		if !visit(recent[i], true) {
 			return out, nil
 		}
 	}
@@ -138,11 +138,8 @@ func (s *Service) roomNotifications(ctx context.Context, r *room, ur *userRules,
 			break
 		}
 		for _, se := range stored {
-			e, err := eventFromStorage(r.ver, se)
-			if err != nil {
-				return nil, err
-			}
-			if !visit(e) {
+			e := lightEvent(se)
+			if !visit(e, false) {
 				return out, nil
 			}
 			to = e.Pos - 1

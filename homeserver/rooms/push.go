@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"scop/homeserver/push"
+	"scop/homeserver/storage"
 )
 
 // Push rule evaluation for unread_notifications and the pusher worker.
@@ -155,8 +156,17 @@ func (s *Service) evaluator(ctx context.Context, userID string) (*userRules, err
 	return ur, nil
 }
 
-// parsedEvent returns e parsed for evaluation, once per event.
-func (s *Service) parsedEvent(e *Event) *push.Event {
+// parsedEvent returns e parsed for evaluation, once per event of the
+// recent windows (keep); an event read from the database is parsed each
+// time, so that it does not crowd the cache.
+func (s *Service) parsedEvent(e *Event, keep bool) *push.Event {
+	if !keep {
+		pe, err := push.ParseEvent(e.Client)
+		if err != nil {
+			pe, _ = push.ParseEvent([]byte(`{}`))
+		}
+		return pe
+	}
 	ps := s.pushState()
 	ps.mu.Lock()
 	pe := ps.parsed[e]
@@ -175,6 +185,12 @@ func (s *Service) parsedEvent(e *Event) *push.Event {
 	ps.parsed[e] = pe
 	ps.mu.Unlock()
 	return pe
+}
+
+// lightEvent is a stored event with what evaluation and the client
+// format need, without parsing its PDU (counting reads many events).
+func lightEvent(se storage.Event) *Event {
+	return &Event{NID: se.NID, ID: se.EventID, Pos: se.Pos, Sender: se.Sender, Client: se.Client, Unsigned: se.Unsigned}
 }
 
 // roomPush is what evaluation needs from one room's current state,
@@ -259,11 +275,11 @@ func (rp *roomPush) env(userID, sender string) *push.Env {
 
 // actions evaluates e for userID; a user's own events and those of
 // users they ignore never notify.
-func (s *Service) actions(rp *roomPush, ur *userRules, userID string, e *Event, ignored map[string]bool) push.Actions {
+func (s *Service) actions(rp *roomPush, ur *userRules, userID string, e *Event, ignored map[string]bool, keep bool) push.Actions {
 	if e.Sender == userID || ignored[e.Sender] {
 		return push.Actions{}
 	}
-	return ur.evl.Evaluate(s.parsedEvent(e), rp.env(userID, e.Sender))
+	return ur.evl.Evaluate(s.parsedEvent(e, keep), rp.env(userID, e.Sender))
 }
 
 func (c *UnreadCounts) add(a push.Actions) {

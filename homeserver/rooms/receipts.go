@@ -113,7 +113,7 @@ type UnreadCounts struct {
 // its cost.
 const (
 	maxUnread     = 100
-	maxUnreadScan = 1000
+	maxUnreadScan = 300
 )
 
 // unread counts the events after the user's read receipt (or their own
@@ -161,7 +161,7 @@ func (s *Service) unread(ctx context.Context, r *room, userID string, joinedAt, 
 				c = UnreadCounts{}
 				continue
 			}
-			c.add(s.actions(rp, ur, userID, e, ignored))
+			c.add(s.actions(rp, ur, userID, e, ignored, true))
 		}
 	default:
 		if c, err = s.countBack(ctx, r, ur, ignored, userID, after, pos, recent, floor); err != nil {
@@ -183,7 +183,7 @@ func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, ignored
 	var c UnreadCounts
 	rp := s.roomPush(r)
 	scanned := 0
-	visit := func(e *Event) bool {
+	visit := func(e *Event, keep bool) bool {
 		if e.Pos > pos {
 			return true
 		}
@@ -191,11 +191,11 @@ func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, ignored
 			return false
 		}
 		scanned++
-		c.add(s.actions(rp, ur, userID, e, ignored))
+		c.add(s.actions(rp, ur, userID, e, ignored, keep))
 		return true
 	}
 	for i := len(recent) - 1; i >= 0; i-- {
-		if !visit(recent[i]) {
+		if !visit(recent[i], true) {
 			return c, nil
 		}
 	}
@@ -209,11 +209,8 @@ func (s *Service) countBack(ctx context.Context, r *room, ur *userRules, ignored
 			break
 		}
 		for _, se := range stored {
-			e, err := eventFromStorage(r.ver, se)
-			if err != nil {
-				return c, err
-			}
-			if !visit(e) {
+			e := lightEvent(se)
+			if !visit(e, false) {
 				return c, nil
 			}
 			to = e.Pos - 1
