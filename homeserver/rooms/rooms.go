@@ -96,6 +96,8 @@ type Service struct {
 	aliasHeld map[string]bool // aliases being created
 
 	tagMu sync.Mutex // serialises m.tag read-modify-write
+
+	extra serviceExtras // visibility indexes, presence
 }
 
 // membership is a user's current membership in a room, as committed.

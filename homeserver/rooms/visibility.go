@@ -41,8 +41,8 @@ type visIndex struct {
 // span is a visible stretch of a timeline: lo < pos <= hi.
 type span struct{ lo, hi int64 }
 
-// serviceExtras holds per-Service data kept beside Service (whose struct
-// lives in rooms.go): visibility indexes and the presence tracker.
+// serviceExtras is the Service's read-side state: visibility indexes and
+// the presence tracker. Its zero value is ready to use.
 type serviceExtras struct {
 	vis      sync.Map // room ID → *visEntry
 	presence *Presence
@@ -54,15 +54,7 @@ type visEntry struct {
 	ix *visIndex
 }
 
-var extrasBySvc sync.Map // *Service → *serviceExtras
-
-func (s *Service) extras() *serviceExtras {
-	if x, ok := extrasBySvc.Load(s); ok {
-		return x.(*serviceExtras)
-	}
-	x, _ := extrasBySvc.LoadOrStore(s, &serviceExtras{})
-	return x.(*serviceExtras)
-}
+func (s *Service) extras() *serviceExtras { return &s.extra }
 
 // visIndexOf returns r's index, extended to the committed position.
 func (s *Service) visIndexOf(ctx context.Context, r *room) (*visIndex, error) {
