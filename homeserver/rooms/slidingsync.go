@@ -29,6 +29,10 @@ const (
 	maxSlidingTimelineLimit = 100
 	maxSlidingConnIDLen     = 128
 	maxSlidingFilterItems   = 64
+	// maxSlidingSubStateBytes bounds the required_state (counted by
+	// bytes()) of the subscriptions a connection keeps: Element X's dozen
+	// entries for each of maxSlidingSubscriptions rooms fit easily.
+	maxSlidingSubStateBytes = 512 << 10
 )
 
 // SlidingRequest is a parsed sliding sync request.
@@ -298,6 +302,13 @@ func (req *SlidingRequest) validate() error {
 		if err := c.validate(); err != nil {
 			return fmt.Errorf("room subscription %s: %w", id, err)
 		}
+	}
+	subBytes := 0
+	for _, c := range req.RoomSubscriptions {
+		subBytes += c.RequiredState.bytes()
+	}
+	if subBytes > maxSlidingSubStateBytes {
+		return invalid("The room subscriptions' required_state is too large")
 	}
 	if len(req.UnsubscribeRooms) > maxSlidingSubscriptions {
 		return invalid("Too many rooms in unsubscribe_rooms")

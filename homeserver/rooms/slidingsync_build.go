@@ -165,18 +165,7 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 		next.dm, next.tags = prev.dm, prev.tags
 		maps.Copy(next.subs, prev.subs)
 	}
-	for _, id := range req.UnsubscribeRooms {
-		delete(next.subs, id)
-	}
-	for id := range next.subs {
-		if len(next.subs)+len(req.RoomSubscriptions) <= maxSlidingSubscriptions {
-			break
-		}
-		if _, again := req.RoomSubscriptions[id]; !again {
-			delete(next.subs, id)
-		}
-	}
-	maps.Copy(next.subs, req.RoomSubscriptions)
+	mergeSubs(next.subs, req)
 	resp := &SlidingResponse{TxnID: req.TxnID, Lists: map[string]SlidingListResult{}, Rooms: map[string]*SlidingRoom{}}
 	ignored, err := s.ignoredUsers(ctx, dev.UserID)
 	if err != nil {
@@ -292,6 +281,33 @@ func (s *Service) buildSliding(ctx context.Context, dev homeserver.Device, req *
 		news = news || len(ty.Rooms) > 0
 	}
 	return resp, next, news, nil
+}
+
+// mergeSubs applies a request's subscriptions to subs (a copy of the
+// previous snapshot's): unsubscribe_rooms ends some, the new ones are
+// added, and subscriptions the request does not renew are dropped while
+// the total would pass maxSlidingSubscriptions rooms or
+// maxSlidingSubStateBytes of required_state. Subscriptions stay on the
+// connection across requests, so without the byte bound a client could
+// pile up one large required_state per request.
+func mergeSubs(subs map[string]SlidingRoomConfig, req *SlidingRequest) {
+	for _, id := range req.UnsubscribeRooms {
+		delete(subs, id)
+	}
+	maps.Copy(subs, req.RoomSubscriptions)
+	size := 0
+	for _, c := range subs {
+		size += c.RequiredState.bytes()
+	}
+	for id, c := range subs {
+		if len(subs) <= maxSlidingSubscriptions && size <= maxSlidingSubStateBytes {
+			break
+		}
+		if _, again := req.RoomSubscriptions[id]; !again {
+			delete(subs, id)
+			size -= c.RequiredState.bytes()
+		}
+	}
 }
 
 // scope is the set of window rooms an extension applies to.

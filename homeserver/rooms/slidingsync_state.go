@@ -90,6 +90,19 @@ func (rs RequiredState) MarshalJSON() ([]byte, error) {
 
 func (rs RequiredState) len() int { return len(rs.Include) + len(rs.Exclude) }
 
+// bytes is roughly the memory rs holds: its strings plus a slice header
+// per entry.
+func (rs RequiredState) bytes() int {
+	n := 0
+	for _, e := range slices.Concat(rs.Include, rs.Exclude) {
+		n += 24
+		for _, s := range e {
+			n += len(s)
+		}
+	}
+	return n
+}
+
 // stateSpec is a compiled required_state: which state events a room's
 // response carries.
 type stateSpec struct {
