@@ -126,6 +126,19 @@ func (s *Service) Set(ctx context.Context, req *SetRequest) error {
 	return nil
 }
 
+// RemoveUser deletes every pusher of a user (account deactivation).
+func (s *Service) RemoveUser(ctx context.Context, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.byUser[userID] {
+		if err := s.store.DeletePusher(ctx, p.UserID, p.AppID, p.PushKey); err != nil {
+			return err
+		}
+	}
+	s.dropLocked(func(q Pusher) bool { return q.UserID == userID })
+	return nil
+}
+
 // reject removes the pusher a gateway rejected.
 func (s *Service) reject(ctx context.Context, p Pusher) error {
 	s.mu.Lock()

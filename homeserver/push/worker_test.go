@@ -148,3 +148,31 @@ func TestWorkerDropsAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("position after close %d %v", pos, ok)
 	}
 }
+
+// TestRemoveUser: a deactivated user's pushers are gone.
+func TestRemoveUser(t *testing.T) {
+	ctx := context.Background()
+	svc, err := push.New(ctx, &memStore{}, push.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"k1", "k2"} {
+		req, err := push.ParseSet("@a:x", []byte(`{"kind":"http","app_id":"a","pushkey":"`+key+`","app_display_name":"A",
+			"device_display_name":"D","lang":"en","data":{"url":"https://gw/_matrix/push/v1/notify"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Set(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(svc.Pushers(ctx, "@a:x")) != 2 || !svc.HasPushers("@a:x") {
+		t.Fatal("pushers not set")
+	}
+	if err := svc.RemoveUser(ctx, "@a:x"); err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Pushers(ctx, "@a:x")) != 0 || svc.HasPushers("@a:x") {
+		t.Fatal("pushers left after RemoveUser")
+	}
+}
