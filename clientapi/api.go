@@ -77,6 +77,7 @@ type API struct {
 	keys     Keys            // set by RegisterAccounts, for DeviceKeyCounts
 	presence *presenceStore  // set by RegisterAccounts, for PresenceOf
 	toDevice *toDeviceRoutes // set by RegisterToDevice, for /sync
+	pushers  Pushers         // set by RegisterPushers
 }
 
 // New returns an API with no routes. maxBody limits request bodies (bytes).

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"scop/homeserver"
 	"scop/homeserver/push"
@@ -20,31 +19,21 @@ type Pushers interface {
 	Set(ctx context.Context, req *push.SetRequest) error
 }
 
-// pushersOf holds the backend given to RegisterPushers for each API: the
-// routes are registered with the account routes, before it is known.
-var pushersOf sync.Map // *API → Pushers
-
 // RegisterPushers serves GET /pushers and POST /pushers/set from p.
 // Without it a user has no pushers and setting one is M_UNRECOGNIZED.
-func (a *API) RegisterPushers(p Pushers) { pushersOf.Store(a, p) }
-
-func (a *API) pushers() Pushers {
-	if p, ok := pushersOf.Load(a); ok {
-		return p.(Pushers)
-	}
-	return nil
-}
+// Call it before serving: the routes read it unguarded.
+func (a *API) RegisterPushers(p Pushers) { a.pushers = p }
 
 func (ar *accountRoutes) pusherRoutes(a *API) {
 	a.Handle("GET /pushers", Authed, func(r *http.Request) (any, error) {
 		list := []push.Pusher{}
-		if p := a.pushers(); p != nil {
+		if p := a.pushers; p != nil {
 			list = append(list, p.Pushers(r.Context(), MustDevice(r).UserID)...)
 		}
 		return map[string]any{"pushers": list}, nil
 	})
 	a.Handle("POST /pushers/set", Authed, func(r *http.Request) (any, error) {
-		p := a.pushers()
+		p := a.pushers
 		if p == nil {
 			return nil, &homeserver.Error{Code: homeserver.ErrUnrecognized, Message: "This server sends no push notifications",
 				Status: http.StatusNotFound}

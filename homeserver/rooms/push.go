@@ -58,16 +58,12 @@ type memberCount struct {
 // maxParsed bounds the cache of events parsed for evaluation.
 const maxParsed = 8192
 
-var pushStates sync.Map // *Service → *pushState
-
-func (s *Service) pushState() *pushState {
-	if ps, ok := pushStates.Load(s); ok {
-		return ps.(*pushState)
-	}
-	ps, _ := pushStates.LoadOrStore(s, &pushState{rules: map[string]*userRules{}, counts: map[countKey]countEntry{},
-		parsed: map[*Event]*push.Event{}, members: map[*room]memberCount{}})
-	return ps.(*pushState)
+func newPushState() *pushState {
+	return &pushState{rules: map[string]*userRules{}, counts: map[countKey]countEntry{},
+		parsed: map[*Event]*push.Event{}, members: map[*room]memberCount{}}
 }
+
+func (s *Service) pushState() *pushState { return s.push }
 
 // PutPushRules publishes a user's whole ruleset ({"global": ...}) as
 // m.push_rules account data and evaluates the user's events with it

@@ -98,6 +98,7 @@ type Service struct {
 	tagMu sync.Mutex // serialises m.tag read-modify-write
 
 	extra serviceExtras // visibility indexes, presence
+	push  *pushState    // compiled push rules, unread counts
 }
 
 // membership is a user's current membership in a room, as committed.
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg Config, id Identity, db storage.RoomsDB, alias
 		cfg: cfg, id: id, db: db, aliases: aliases, userData: userData, profiles: profiles, log: log,
 		types: types, stateKeys: keys, nextType: nids.Type, nextKey: nids.StateKey,
 		rooms: map[string]*room{}, memberships: map[string]map[string]*membership{}, adPos: map[string]int64{}, ignoredBy: map[string]map[string]bool{},
-		typing: newTypingState(), aliasHeld: map[string]bool{},
+		typing: newTypingState(), aliasHeld: map[string]bool{}, push: newPushState(),
 	}
 	s.nextRoom.Store(nids.Room)
 	s.nextEvent.Store(nids.Event)

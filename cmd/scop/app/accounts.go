@@ -94,6 +94,12 @@ func (a *App) initAccounts(ctx context.Context) error {
 			return nil
 		},
 		OnDeactivate: func(ctx context.Context, userID string) error {
+			// A deactivated account gets no more notifications.
+			if a.Push != nil {
+				if err := a.Push.RemoveUser(ctx, userID); err != nil {
+					return fmt.Errorf("remove pushers: %w", err)
+				}
+			}
 			if l, ok := a.Rooms.(roomLeaver); ok {
 				return l.LeaveAllRooms(ctx, userID)
 			}
