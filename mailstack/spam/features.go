@@ -222,7 +222,7 @@ func itoa(n int) string {
 // unique sorts and deduplicates the features: the filter counts messages
 // containing a feature, not occurrences.
 func (fs *featureSet) unique() []uint64 {
-	slices.Sort(fs.feats)
+	sortHashes(fs.feats)
 	return slices.Compact(fs.feats)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -128,5 +129,28 @@ func TestCaseVariantFeatures(t *testing.T) {
 	}
 	if common != len(lower) {
 		t.Errorf("Free and FREE share %d features, want the %d lower-case ones", common, len(lower))
+	}
+}
+
+func TestSortHashes(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{0, 1, 255, 256, 1000, 7777} {
+		a := make([]uint64, n)
+		for i := range a {
+			switch i % 3 {
+			case 0:
+				a[i] = r.Uint64()
+			case 1:
+				a[i] = uint64(r.IntN(50)) // small keys: high digits all equal
+			default:
+				a[i] = a[r.IntN(i+1)] // duplicates
+			}
+		}
+		want := slices.Clone(a)
+		slices.Sort(want)
+		sortHashes(a)
+		if !slices.Equal(a, want) {
+			t.Errorf("n=%d: sortHashes differs from slices.Sort", n)
+		}
 	}
 }

@@ -12,9 +12,9 @@
 // Every message is tokenized once; each fold then learns the features of
 // its training messages and classifies those of its test messages.
 //
-// -tune K runs the parameter search of tune.go on the messages with
-// index mod 5 != K only (the training set of cv5 fold K), by an inner
-// 4-fold cross-validation, never looking at fold K's test messages.
+// -tune all runs nested cross-validation (tune.go): each cv5 fold chooses
+// its settings by a 4-fold cross-validation inside its own training set,
+// never looking at its test messages.
 package main
 
 import (
@@ -99,7 +99,7 @@ var (
 func main() {
 	data := flag.String("data", os.Getenv("SCOP_SPAM_CORPUS"), "corpus data directory (holds easy-ham-1, spam-1, ...)")
 	split := flag.String("split", "mod5", "mod5, alternate, cv5 or all")
-	tune := flag.Int("tune", -1, "search parameters on the cv5 training set of fold K (0-4) by inner cross-validation")
+	tune := flag.String("tune", "", "nested cross-validation of the parameter grid: all, or one cv5 fold 0-4")
 	cfg := spam.DefaultConfig()
 	flag.Float64Var(&cfg.HamCutoff, "ham-cutoff", cfg.HamCutoff, "ham cutoff")
 	flag.Float64Var(&cfg.SpamCutoff, "spam-cutoff", cfg.SpamCutoff, "spam cutoff")
@@ -128,8 +128,14 @@ func main() {
 	fmt.Printf("tokenized %d messages, %.1f MB in %v wall (%.0f msg/s per core)\n",
 		len(files), float64(nbytes)/1e6, time.Since(start).Round(time.Millisecond), float64(len(files))/cpu.Seconds())
 
-	if *tune >= 0 {
-		runTune(files, *tune, cfg)
+	if *tune != "" {
+		only := -1
+		if *tune != "all" {
+			if _, err := fmt.Sscan(*tune, &only); err != nil || only < 0 || only > 4 {
+				log.Fatalf("bench: -tune %q: want all or 0-4", *tune)
+			}
+		}
+		runTune(files, only, cfg)
 		return
 	}
 	if *grid != "" {

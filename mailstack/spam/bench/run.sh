@@ -4,7 +4,9 @@
 # PDDL-1.0 / CC0-1.0). The corpus is cached outside the repository and
 # never committed.
 #
-#   mailstack/spam/bench/run.sh [-split mod5|alternate] [other bench flags]
+#   mailstack/spam/bench/run.sh [-split mod5|alternate|cv5|all] [other bench flags]
+#   mailstack/spam/bench/run.sh -tune all     # nested cross-validation of the settings grid
+#   mailstack/spam/bench/run.sh -split cv5 -grid "s:x:min_dev:max_features:esf ..."
 #
 # SCOP_SPAM_CACHE overrides the cache directory (default ~/.cache/scop-spam).
 set -eu

@@ -9,13 +9,8 @@ import (
 	"scop/mailstack/spam"
 )
 
-// runTune searches the scoring parameters on the training set of cv5 fold
-// k (index mod 5 != k) by 4-fold cross-validation inside it: each inner
-// fold tests one of the other four residues after learning the remaining
-// three. Fold k's own test messages are never used. It prints the
-// settings that keep false positives at or under 0.1% with the most spam
-// caught.
-func runTune(files []*corpusFile, k int, base spam.Config) {
+// tuneGrid is the parameter grid searched by runTune.
+func tuneGrid(base spam.Config) []spam.Config {
 	var grid []spam.Config
 	for _, s := range []float64{0.25, 0.5, 1} {
 		for _, esf := range []float64{1, 0.1} {
@@ -28,40 +23,79 @@ func runTune(files []*corpusFile, k int, base spam.Config) {
 			}
 		}
 	}
-	inSet := func(i int) bool { return i%5 != k }
-	totals := make([]outcome, len(grid))
-	for r := 0; r < 5; r++ {
-		if r == k {
+	return grid
+}
+
+// better orders inner-validation outcomes: false positives at or under
+// 0.1% first, then the most spam caught, then the fewest false positives.
+func better(a, b outcome) bool {
+	okA, okB := a.fpRate() <= 0.001, b.fpRate() <= 0.001
+	if okA != okB {
+		return okA
+	}
+	if a.caughtRate() != b.caughtRate() {
+		return a.caughtRate() > b.caughtRate()
+	}
+	return a.fpRate() < b.fpRate()
+}
+
+// runTune is nested cross-validation. For each cv5 fold k (or only fold
+// only, if >= 0) it searches tuneGrid on fold k's training set (index mod 5
+// != k) by 4-fold cross-validation inside it, picks the best setting by
+// better, and tests fold k with it: fold k's test messages never take
+// part in choosing. It prints each fold's choice, the nested-CV total,
+// and the inner results summed over the folds, from which one fixed
+// default is chosen.
+func runTune(files []*corpusFile, only int, base spam.Config) {
+	grid := tuneGrid(base)
+	sum := make([]outcome, len(grid))
+	var nested outcome
+	for k := 0; k < 5; k++ {
+		if only >= 0 && k != only {
 			continue
 		}
-		out, err := runFold(files, func(i int) bool { return i%5 == r }, inSet, grid, false)
+		inSet := func(i int) bool { return i%5 != k }
+		inner := make([]outcome, len(grid))
+		for r := 0; r < 5; r++ {
+			if r == k {
+				continue
+			}
+			out, err := runFold(files, func(i int) bool { return i%5 == r }, inSet, grid, false)
+			if err != nil {
+				log.Fatal(err)
+			}
+			for i := range out {
+				inner[i].add(out[i])
+				sum[i].add(out[i])
+			}
+		}
+		best := 0
+		for i := range grid {
+			if better(inner[i], inner[best]) {
+				best = i
+			}
+		}
+		c, t := grid[best], inner[best]
+		out, err := runFold(files, func(i int) bool { return i%5 == k }, func(int) bool { return true }, []spam.Config{c}, false)
 		if err != nil {
 			log.Fatal(err)
 		}
-		for i := range out {
-			totals[i].add(out[i])
-		}
+		nested.add(out[0])
+		fmt.Printf("fold %d: chose s %.2f esf %.2f min_dev %.2f spam>=%.2f (inner FP %.3f%% caught %.2f%%); fold test FP %d/%d caught %.2f%%\n",
+			k, c.S, c.ESF, c.MinDev, c.SpamCutoff, 100*t.fpRate(), 100*t.caughtRate(),
+			out[0].hamT.spam, len(out[0].hamScores), 100*out[0].caughtRate())
 	}
+	report("nested-cv5", 5, nested)
 	idx := make([]int, len(grid))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ta, tb := totals[idx[a]], totals[idx[b]]
-		okA, okB := ta.fpRate() <= 0.001, tb.fpRate() <= 0.001
-		if okA != okB {
-			return okA
-		}
-		if ta.caughtRate() != tb.caughtRate() {
-			return ta.caughtRate() > tb.caughtRate()
-		}
-		return ta.fpRate() < tb.fpRate()
-	})
-	fmt.Printf("tune on cv5 training set of fold %d (inner 4-fold):\n", k)
-	for _, i := range idx[:min(5, len(idx))] {
-		c, t := grid[i], totals[i]
-		fmt.Printf("  s %.2f x %.2f esf %.2f min_dev %.2f max %d ham<=%.2f spam>=%.2f: FP %d (%.3f%%) caught %.2f%% spam unsure %d ham unsure %d\n",
-			c.S, c.X, c.ESF, c.MinDev, c.MaxFeatures, c.HamCutoff, c.SpamCutoff, t.hamT.spam, 100*t.fpRate(), 100*t.caughtRate(), t.spamT.unsure, t.hamT.unsure)
+	sort.SliceStable(idx, func(a, b int) bool { return better(sum[idx[a]], sum[idx[b]]) })
+	fmt.Println("inner results summed over the folds, best first:")
+	for _, i := range idx[:min(8, len(idx))] {
+		c, t := grid[i], sum[i]
+		fmt.Printf("  s %.2f esf %.2f min_dev %.2f spam>=%.2f: FP %d (%.3f%%) caught %.2f%%\n",
+			c.S, c.ESF, c.MinDev, c.SpamCutoff, t.hamT.spam, 100*t.fpRate(), 100*t.caughtRate())
 	}
 }
 
