@@ -27,22 +27,27 @@ func (s *Service) checkAlias(alias string) error {
 
 // reserveAlias claims an unused alias until releaseAlias, so that two
 // requests creating it cannot both pass the check (the loser would
-// otherwise fail a shared group commit).
+// otherwise fail a shared group commit). The lookup runs after the claim
+// and outside aliasMu: it may ask an application service about an alias
+// in its namespace, which must not stall every other alias creation.
 func (s *Service) reserveAlias(ctx context.Context, alias string) error {
 	inUse := &homeserver.Error{Code: homeserver.ErrRoomInUse, Message: "Room alias " + alias + " already exists", Status: 409}
 	s.aliasMu.Lock()
-	defer s.aliasMu.Unlock()
 	if s.aliasHeld[alias] {
+		s.aliasMu.Unlock()
 		return inUse
 	}
+	s.aliasHeld[alias] = true
+	s.aliasMu.Unlock()
 	_, _, err := s.aliases.Alias(ctx, alias)
 	if err == nil {
+		s.releaseAlias(alias)
 		return inUse
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
+		s.releaseAlias(alias)
 		return err
 	}
-	s.aliasHeld[alias] = true
 	return nil
 }
 
