@@ -110,11 +110,15 @@ func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int
 	hvNID, hasHV := s.types[spec.MRoomHistoryVisibility]
 	memNID, hasMem := s.types[spec.MRoomMember]
 	s.namesMu.Unlock()
-	const batch = 1000
+	batch := visIndexBatch
 	lo := ix.upTo
 	for lo < hi {
 		rows, err := s.db.RoomEvents(ctx, r.nid, lo, hi, batch, false)
 		if err != nil {
+			// Keep what was read: the rows up to lo are indexed, and a
+			// retry (a cancelled long poll asks again) must neither add
+			// them twice nor start a long scan from the beginning.
+			ix.upTo = lo
 			return fmt.Errorf("visibility index of %s: %w", r.id, err)
 		}
 		for _, se := range rows {
@@ -131,6 +135,10 @@ func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int
 	ix.upTo = hi
 	return nil
 }
+
+// visIndexBatch is how many rows one database read of extendIndex takes
+// (a variable so that tests can make scans span several reads).
+var visIndexBatch = 1000
 
 func (ix *visIndex) addStored(se storage.Event) {
 	typ := gjson.GetBytes(se.PDU, "type").Str
