@@ -2,6 +2,7 @@ package spam
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -18,49 +19,51 @@ func sortByDev(probs []float64) {
 	})
 }
 
-// radixBits is the digit width of sortHashes: six passes of 11 bits
-// cover 64-bit keys with 2,048-entry histograms that stay in L1 cache.
-const (
-	radixBits   = 11
-	radixPasses = (64 + radixBits - 1) / radixBits
-	radixSize   = 1 << radixBits
-)
-
-// sortHashes sorts feature hashes in place. An LSD radix sort: the
-// hashes are uniformly distributed and a message has thousands, where a
-// comparison sort's n log n branches cost most of the tokenizer's time.
-// Short slices use the comparison sort.
+// sortHashes sorts feature hashes in place. The hashes are uniformly
+// distributed and a message has thousands, so one pass on the top bits
+// spreads them into buckets of about four, each then sorted on its own:
+// two linear passes where a comparison sort's n log n branches, or an
+// LSD radix sort's six passes, cost most of the tokenizer's time. A
+// bucket that is large all the same (keys that are not uniform) gets the
+// comparison sort, so no input is quadratic. Short slices use the
+// comparison sort.
 func sortHashes(a []uint64) {
-	if len(a) < 256 {
+	n := len(a)
+	if n < 256 {
 		slices.Sort(a)
 		return
 	}
-	var hist [radixPasses][radixSize]uint32
+	b := min(max(bits.Len(uint(n/4)), 8), 16)
+	shift := 64 - b
+	// start[d] is where bucket d begins in buf; next[d] where its next
+	// key goes.
+	start := make([]uint32, 1<<b+1)
 	for _, v := range a {
-		for p := range radixPasses {
-			hist[p][(v>>(p*radixBits))&(radixSize-1)]++
+		start[v>>shift+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	next := slices.Clone(start[:len(start)-1])
+	buf := make([]uint64, n)
+	for _, v := range a {
+		d := v >> shift
+		buf[next[d]] = v
+		next[d]++
+	}
+	for d := range len(start) - 1 {
+		bucket := buf[start[d]:start[d+1]]
+		if len(bucket) > 24 {
+			slices.Sort(bucket)
+			continue
+		}
+		for i := 1; i < len(bucket); i++ {
+			v, j := bucket[i], i
+			for ; j > 0 && bucket[j-1] > v; j-- {
+				bucket[j] = bucket[j-1]
+			}
+			bucket[j] = v
 		}
 	}
-	buf := make([]uint64, len(a))
-	src, dst := a, buf
-	for p := range radixPasses {
-		h := &hist[p]
-		if h[a[0]>>(p*radixBits)&(radixSize-1)] == uint32(len(a)) {
-			continue // every key has the same digit: nothing to move
-		}
-		var sum uint32
-		for i := range h {
-			sum, h[i] = sum+h[i], sum
-		}
-		shift := p * radixBits
-		for _, v := range src {
-			d := (v >> shift) & (radixSize - 1)
-			dst[h[d]] = v
-			h[d]++
-		}
-		src, dst = dst, src
-	}
-	if &src[0] != &a[0] {
-		copy(a, src)
-	}
+	copy(a, buf)
 }
