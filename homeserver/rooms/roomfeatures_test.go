@@ -122,3 +122,40 @@ func TestKnockAndRestrictedJoin(t *testing.T) {
 		t.Errorf("carol's join %v", m)
 	}
 }
+
+// TestConcurrentUpgradesShareOneRoom: the same user's upgrade requests
+// arriving together (a double click, a client retry) make one
+// replacement room, and the tombstone points to it.
+func TestConcurrentUpgradesShareOneRoom(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, rooms.DefaultConfig())
+	alice := dev("@alice:test")
+	old, err := e.svc.CreateRoom(ctx, alice, rooms.CreateRoomRequest{Preset: "private_chat", Name: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	got := make(chan string, n)
+	for range n {
+		go func() {
+			nr, err := e.svc.UpgradeRoom(ctx, alice, old, "12", nil)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- nr
+		}()
+	}
+	first := <-got
+	for range n - 1 {
+		if nr := <-got; nr != first {
+			t.Errorf("upgrades made two rooms: %s and %s", first, nr)
+		}
+	}
+	if ts := stateField(t, e.svc, alice, old, "m.room.tombstone", ""); ts["replacement_room"] != first {
+		t.Errorf("tombstone %v, want %s", ts, first)
+	}
+	joined := e.svc.JoinedRooms(ctx, alice)
+	if len(joined) != 2 {
+		t.Errorf("alice is in %d rooms, want the old and one new: %v", len(joined), joined)
+	}
+}

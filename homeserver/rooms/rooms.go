@@ -99,6 +99,8 @@ type Service struct {
 
 	extra serviceExtras // visibility indexes, presence
 	push  *pushState    // compiled push rules, unread counts
+
+	upgrades sync.Map // room ID → *upgradeCall while an upgrade runs
 }
 
 // membership is a user's current membership in a room, as committed.

@@ -39,6 +39,40 @@ var upgradeCopied = []string{
 // room's events_default and invite levels so ordinary members can no
 // longer talk there. The caller must be allowed to send m.room.tombstone.
 func (s *Service) UpgradeRoom(ctx context.Context, dev homeserver.Device, roomID, newVersion string, additionalCreators []string) (string, error) {
+	// One upgrade of a room at a time: the same user's request arriving
+	// while another runs (a double click, a client retry) gets the same
+	// replacement room instead of making a second one; anyone else waits
+	// and then upgrades on their own rights.
+	call := &upgradeCall{done: make(chan struct{}), user: dev.UserID}
+	if prev, busy := s.upgrades.LoadOrStore(roomID, call); busy {
+		p := prev.(*upgradeCall)
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		if p.err == nil && p.user == dev.UserID {
+			return p.newRoom, nil
+		}
+		return s.UpgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
+	}
+	defer func() {
+		s.upgrades.Delete(roomID)
+		close(call.done)
+	}()
+	call.newRoom, call.err = s.upgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
+	return call.newRoom, call.err
+}
+
+// upgradeCall is an upgrade in progress, for requests that arrive meanwhile.
+type upgradeCall struct {
+	done    chan struct{}
+	user    string
+	newRoom string
+	err     error
+}
+
+func (s *Service) upgradeRoom(ctx context.Context, dev homeserver.Device, roomID, newVersion string, additionalCreators []string) (string, error) {
 	if err := parseRoomID(roomID); err != nil {
 		return "", err
 	}
