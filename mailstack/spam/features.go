@@ -100,8 +100,9 @@ const (
 
 // featureSet collects the features of one message.
 type featureSet struct {
-	feats []uint64
-	words int
+	feats  []uint64
+	words  int
+	sorter sortScratch
 }
 
 func (fs *featureSet) add(prefix, tok string) {
@@ -222,7 +223,7 @@ func itoa(n int) string {
 // unique sorts and deduplicates the features: the filter counts messages
 // containing a feature, not occurrences.
 func (fs *featureSet) unique() []uint64 {
-	sortHashes(fs.feats)
+	fs.sorter.sort(fs.feats)
 	return slices.Compact(fs.feats)
 }
 

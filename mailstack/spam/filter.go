@@ -143,9 +143,18 @@ func (f *Filter) Trained() (ham, spam int) {
 
 // Classify scores a raw message.
 func (f *Filter) Classify(raw []byte) Result {
-	feats, dangerous := Tokenize(raw)
-	return f.ClassifyFeatures(feats, dangerous)
+	// The feature buffers of a message are large (tens of KB) and dead
+	// once it is scored: reuse them, as the receiver scores every message.
+	m := tokensPool.Get().(*msgTokens)
+	m.tokenize(raw)
+	res := f.ClassifyFeatures(m.fs.unique(), m.dangerous)
+	m.fs = featureSet{feats: m.fs.feats[:0], sorter: m.fs.sorter}
+	m.dangerous = nil
+	tokensPool.Put(m)
+	return res
 }
+
+var tokensPool = sync.Pool{New: func() any { return new(msgTokens) }}
 
 // SetConfig replaces the classifier settings of a running filter (e.g. on
 // configuration reload); the learnt counts are kept.

@@ -28,6 +28,18 @@ func sortByDev(probs []float64) {
 // comparison sort, so no input is quadratic. Short slices use the
 // comparison sort.
 func sortHashes(a []uint64) {
+	var s sortScratch
+	s.sort(a)
+}
+
+// sortScratch keeps sortHashes' buffers between messages (Classify pools
+// it), so a message's sort allocates nothing once they have grown.
+type sortScratch struct {
+	buf   []uint64
+	start []uint32
+}
+
+func (s *sortScratch) sort(a []uint64) {
 	n := len(a)
 	if n < 256 {
 		slices.Sort(a)
@@ -35,23 +47,27 @@ func sortHashes(a []uint64) {
 	}
 	b := min(max(bits.Len(uint(n/4)), 8), 16)
 	shift := 64 - b
+	nb := 1 << b
 	// start[d] is where bucket d begins in buf; next[d] where its next
 	// key goes.
-	start := make([]uint32, 1<<b+1)
+	s.start = grow(s.start, 2*nb+1)
+	start, next := s.start[:nb+1], s.start[nb+1:]
+	clear(start)
 	for _, v := range a {
 		start[v>>shift+1]++
 	}
 	for i := 1; i < len(start); i++ {
 		start[i] += start[i-1]
 	}
-	next := slices.Clone(start[:len(start)-1])
-	buf := make([]uint64, n)
+	copy(next, start[:nb])
+	s.buf = grow(s.buf, n)
+	buf := s.buf
 	for _, v := range a {
 		d := v >> shift
 		buf[next[d]] = v
 		next[d]++
 	}
-	for d := range len(start) - 1 {
+	for d := range nb {
 		bucket := buf[start[d]:start[d+1]]
 		if len(bucket) > 24 {
 			slices.Sort(bucket)
@@ -66,4 +82,12 @@ func sortHashes(a []uint64) {
 		}
 	}
 	copy(a, buf)
+}
+
+// grow returns s resized to n, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
