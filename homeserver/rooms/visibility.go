@@ -8,8 +8,6 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/tidwall/gjson"
-
-	"scop/homeserver/storage"
 )
 
 // History visibility (Client-Server API, "History visibility") judges each
@@ -75,7 +73,8 @@ func (s *Service) visIndexOf(ctx context.Context, r *room) (*visIndex, error) {
 
 // extendIndex indexes r's events in (ix.upTo, hi]: from the in-memory
 // recent events when they reach back far enough, else from the database
-// (once per room after a start), reading only the two state types.
+// (once per room after a start), reading only the room's state events of
+// the two types through an index, never its whole timeline.
 func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int64) error {
 	ix.mu.RLock()
 	done := ix.upTo >= hi
@@ -107,13 +106,17 @@ func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int
 		return nil
 	}
 	s.namesMu.Lock()
-	hvNID, hasHV := s.types[spec.MRoomHistoryVisibility]
-	memNID, hasMem := s.types[spec.MRoomMember]
+	var typeNIDs []int64
+	for _, t := range []string{spec.MRoomHistoryVisibility, spec.MRoomMember} {
+		if nid, ok := s.types[t]; ok {
+			typeNIDs = append(typeNIDs, nid)
+		}
+	}
 	s.namesMu.Unlock()
 	batch := visIndexBatch
 	lo := ix.upTo
-	for lo < hi {
-		rows, err := s.db.RoomEvents(ctx, r.nid, lo, hi, batch, false)
+	for lo < hi && len(typeNIDs) > 0 {
+		rows, err := s.db.RoomStateChanges(ctx, r.nid, typeNIDs, lo, hi, batch)
 		if err != nil {
 			// Keep what was read: the rows up to lo are indexed, and a
 			// retry (a cancelled long poll asks again) must neither add
@@ -121,12 +124,9 @@ func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int
 			ix.upTo = lo
 			return fmt.Errorf("visibility index of %s: %w", r.id, err)
 		}
-		for _, se := range rows {
-			lo = se.Pos
-			if !se.IsState || !((hasHV && se.TypeNID == hvNID) || (hasMem && se.TypeNID == memNID)) {
-				continue
-			}
-			ix.addStored(se)
+		for _, sc := range rows {
+			lo = sc.Pos
+			ix.addStored(sc.Pos, sc.PDU)
 		}
 		if len(rows) < batch {
 			break
@@ -140,18 +140,19 @@ func (s *Service) extendIndex(ctx context.Context, r *room, ix *visIndex, hi int
 // (a variable so that tests can make scans span several reads).
 var visIndexBatch = 1000
 
-func (ix *visIndex) addStored(se storage.Event) {
-	typ := gjson.GetBytes(se.PDU, "type").Str
-	key := gjson.GetBytes(se.PDU, "state_key")
+// addStored records one stored state event (ix.mu held).
+func (ix *visIndex) addStored(pos int64, pdu []byte) {
+	typ := gjson.GetBytes(pdu, "type").Str
+	key := gjson.GetBytes(pdu, "state_key")
 	if !key.Exists() {
 		return
 	}
 	k := key.Str
-	ix.add(se.Pos, typ, &k, func() string {
+	ix.add(pos, typ, &k, func() string {
 		if typ == spec.MRoomMember {
-			return gjson.GetBytes(se.PDU, "content.membership").Str
+			return gjson.GetBytes(pdu, "content.membership").Str
 		}
-		return gjson.GetBytes(se.PDU, "content.history_visibility").Str
+		return gjson.GetBytes(pdu, "content.history_visibility").Str
 	})
 }
 

@@ -146,6 +146,14 @@ type Txn struct {
 	Redaction                        bool // sent by /redact rather than /send
 }
 
+// StateChange is a state event as RoomStateChanges returns it: its
+// stream position, type and PDU (which holds the state key and content).
+type StateChange struct {
+	Pos     int64
+	TypeNID int64
+	PDU     []byte
+}
+
 // RoomsDB is the persistence of rooms, events and state.
 type RoomsDB interface {
 	// MaxNIDs returns the highest allocated IDs.
@@ -166,6 +174,10 @@ type RoomsDB interface {
 	// RoomEvents returns up to limit events of a room with from < pos <= to,
 	// newest first when backwards, else oldest first.
 	RoomEvents(ctx context.Context, roomNID, from, to int64, limit int, backwards bool) ([]Event, error)
+	// RoomStateChanges returns up to limit state events of a room of the
+	// given types with after < pos <= upTo, oldest first, reading only
+	// state events (not the whole timeline).
+	RoomStateChanges(ctx context.Context, roomNID int64, typeNIDs []int64, after, upTo int64, limit int) ([]StateChange, error)
 	// Memberships returns every local membership row (loaded at start).
 	Memberships(ctx context.Context) ([]Membership, error)
 	// SetForgotten marks a membership forgotten.

@@ -492,6 +492,53 @@ func (s *RoomsStore) RoomEvents(ctx context.Context, roomNID, from, to int64, li
 	return scanEvents(rows)
 }
 
+// RoomStateChanges implements storage.RoomsDB. It walks the partial
+// index events_room_state_pos (state events only, in stream order), so
+// a room's first visibility read after a start costs its state events,
+// not its whole history.
+func (s *RoomsStore) RoomStateChanges(ctx context.Context, roomNID int64, typeNIDs []int64, after, upTo int64, limit int) ([]storage.StateChange, error) {
+	if len(typeNIDs) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	in := strings.Repeat("?,", len(typeNIDs))
+	st, err := s.readStmt(ctx, roomStateChangesQuery(in[:len(in)-1]))
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, 4+len(typeNIDs))
+	args = append(args, roomNID, after, upTo)
+	for _, t := range typeNIDs {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("room state changes: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.StateChange
+	for rows.Next() {
+		var c storage.StateChange
+		if err := rows.Scan(&c.Pos, &c.TypeNID, &c.PDU); err != nil {
+			return nil, fmt.Errorf("room state changes: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("room state changes: %w", err)
+	}
+	return out, nil
+}
+
+// roomStateChangesQuery is RoomStateChanges' query for a list of type
+// placeholders. The is_state=1 term is what lets SQLite use the partial
+// index; ORDER BY pos follows the index, so LIMIT stops the walk early.
+func roomStateChangesQuery(in string) string {
+	return `SELECT pos, type_nid, pdu FROM events INDEXED BY events_room_state_pos
+		WHERE room_nid=? AND is_state=1 AND pos>? AND pos<=? AND type_nid IN (` + in + `)
+		ORDER BY pos LIMIT ?`
+}
+
 // Memberships implements storage.RoomsDB.
 func (s *RoomsStore) Memberships(ctx context.Context) ([]storage.Membership, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT m.user_id, m.room_nid, r.room_id, m.membership, m.event_nid, m.pos, m.forgotten
