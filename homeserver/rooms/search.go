@@ -39,11 +39,28 @@ type SearchResponse struct {
 // searchKeys are the content fields the spec allows searching.
 var searchKeys = map[string]string{"content.body": "body", "content.name": "name", "content.topic": "topic"}
 
+// searchCountCap is where SearchRoomEvents stops counting matches beyond
+// the page it returns (a variable so that tests can lower it).
+var searchCountCap = 1000
+
+// searchMaxSkip bounds the offset of a "t<n>" next_batch, the token
+// format of earlier versions, which makes a search hold n results.
+const searchMaxSkip = 10000
+
 // SearchRoomEvents finds the events, in rooms the caller is or was in and
 // within what it may see, whose searched keys contain every word of the
 // search term (case-insensitive), newest first. There is no full-text
-// index: each call scans the visible timelines. Ranking is by recency for
-// both order_by values; next_batch is an offset ("t<n>").
+// index: each call scans the visible timelines, newest first, holding at
+// most a page and one more result (so memory does not grow with the
+// history), and each room's scan stops once it has given its part of the
+// page and searchCountCap matches are counted. Ranking is by recency for
+// both order_by values.
+//
+// next_batch is "p<pos>": the next page holds the matches older than the
+// stream position pos, so it continues where the page ended even while
+// new events arrive. count (approximate in the spec) counts the matches
+// older than the token: it is exact below searchCountCap and is the cap
+// when there are more.
 func (s *Service) SearchRoomEvents(ctx context.Context, dev homeserver.Device, req SearchRequest) (*SearchResponse, error) {
 	words := strings.Fields(strings.ToLower(req.SearchTerm))
 	if len(words) == 0 {
@@ -66,25 +83,22 @@ func (s *Service) SearchRoomEvents(ctx context.Context, dev homeserver.Device, r
 		}
 		fields = append(fields, f)
 	}
-	offset := 0
-	if req.NextBatch != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(req.NextBatch, "t"))
-		if err != nil || n < 0 || !strings.HasPrefix(req.NextBatch, "t") {
-			return nil, homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid next_batch %q", req.NextBatch)
-		}
-		offset = n
+	before, skip, err := parseSearchBatch(req.NextBatch)
+	if err != nil {
+		return nil, err
 	}
 	limit := req.Filter.limit(10, 100)
+	if limit < 1 {
+		limit = 10 // a negative limit from the client
+	}
 	ignored, err := s.ignoredUsers(ctx, dev.UserID)
 	if err != nil {
 		return nil, err
 	}
 	filter := req.Filter.withIgnored(ignored)
-	type hit struct {
-		pos int64
-		e   *Event
-	}
-	var hits []hit
+	need := skip + limit + 1 // the page, what it skips, and one to know a next page exists
+	var hits []*Event        // newest first, at most need
+	counted := 0
 	for _, m := range s.userMemberships(dev.UserID) {
 		if m.forgotten || (m.membership != spec.Join && m.membership != spec.Leave && m.membership != spec.Ban) || !filter.allowsRoom(m.roomID) {
 			continue
@@ -93,26 +107,64 @@ func (s *Service) SearchRoomEvents(ctx context.Context, dev homeserver.Device, r
 		if err != nil {
 			continue // no longer visible
 		}
-		_, err = s.scan(ctx, v, 0, min(s.committedPos(), v.upTo), false, relationScanBatch, func(e *Event) (bool, error) {
-			if filter.allowsEvent(e) && matchesSearch(e, fields, words) {
-				hits = append(hits, hit{e.Pos, e})
+		hi := min(s.committedPos(), v.upTo)
+		if before > 0 {
+			hi = min(hi, before-1)
+		}
+		var roomHits []*Event // newest first
+		_, err = s.scan(ctx, v, 0, hi, true, relationScanBatch, func(e *Event) (bool, error) {
+			if !filter.allowsEvent(e) || !matchesSearch(e, fields, words) {
+				return true, nil
 			}
-			return true, nil
+			counted++
+			// Older matches of this room can enter the page only while
+			// the page is not full of newer ones.
+			wanted := len(roomHits) < need && (len(hits) < need || e.Pos > hits[need-1].Pos)
+			if wanted {
+				roomHits = append(roomHits, e)
+			}
+			return wanted || counted < searchCountCap, nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		hits = append(hits, roomHits...)
+		slices.SortFunc(hits, func(a, b *Event) int { return cmp.Compare(b.Pos, a.Pos) })
+		hits = hits[:min(len(hits), need)]
 	}
-	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.pos, a.pos) })
-	resp := &SearchResponse{Results: []SearchResult{}, Count: len(hits), Highlights: words}
-	for i := offset; i < len(hits); i++ {
+	resp := &SearchResponse{Results: []SearchResult{}, Count: min(counted, max(searchCountCap, len(hits))), Highlights: words}
+	for i := skip; i < len(hits); i++ {
 		if len(resp.Results) == limit {
-			resp.NextBatch = "t" + strconv.Itoa(i)
+			resp.NextBatch = "p" + strconv.FormatInt(hits[i-1].Pos, 10)
 			break
 		}
-		resp.Results = append(resp.Results, SearchResult{Rank: 1, Result: hits[i].e.JSON(dev.UserID, dev.DeviceID)})
+		resp.Results = append(resp.Results, SearchResult{Rank: 1, Result: hits[i].JSON(dev.UserID, dev.DeviceID)})
 	}
 	return resp, nil
+}
+
+// parseSearchBatch reads a next_batch: "p<pos>" (results older than pos)
+// or the earlier "t<n>" (skip the n newest results).
+func parseSearchBatch(tok string) (before int64, skip int, err error) {
+	if tok == "" {
+		return 0, 0, nil
+	}
+	bad := homeserver.Errorf(homeserver.ErrInvalidParam, "Invalid next_batch %q", tok)
+	switch tok[0] {
+	case 'p':
+		n, err := strconv.ParseInt(tok[1:], 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, bad
+		}
+		return n, 0, nil
+	case 't':
+		n, err := strconv.Atoi(tok[1:])
+		if err != nil || n < 0 || n > searchMaxSkip {
+			return 0, 0, bad
+		}
+		return 0, n, nil
+	}
+	return 0, 0, bad
 }
 
 // matchesSearch reports whether one of the fields of e's content holds
