@@ -71,3 +71,26 @@ func BenchmarkFirstSyncAfterRestart(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearchFirstPage is the first page of a /search in a
+// 3000-event room, for a term in every message ("common": what one page
+// holds) and for a term in none ("rare": a scan of the whole history).
+func BenchmarkSearchFirstPage(b *testing.B) {
+	ctx := context.Background()
+	e := newEnv(b, rooms.DefaultConfig())
+	commonRoom(b, e.svc, 3000)
+	bob := dev("@bob:test")
+	for _, c := range []struct {
+		name, term string
+		results    int
+	}{{"common", "hello", 10}, {"rare", "absent", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := e.svc.SearchRoomEvents(ctx, bob, rooms.SearchRequest{SearchTerm: c.term})
+				if err != nil || len(resp.Results) != c.results {
+					b.Fatalf("%v", err)
+				}
+			}
+		})
+	}
+}

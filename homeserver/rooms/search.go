@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/tidwall/gjson"
 
 	"scop/homeserver"
 )
@@ -112,7 +113,8 @@ func (s *Service) SearchRoomEvents(ctx context.Context, dev homeserver.Device, r
 			hi = min(hi, before-1)
 		}
 		var roomHits []*Event // newest first
-		_, err = s.scan(ctx, v, 0, hi, true, relationScanBatch, func(e *Event) (bool, error) {
+		keep := func(pdu []byte) bool { return contentMatches(gjson.GetBytes(pdu, "content"), fields, words) }
+		_, err = s.scanWhere(ctx, v, 0, hi, true, relationScanBatch, keep, func(e *Event) (bool, error) {
 			if !filter.allowsEvent(e) || !matchesSearch(e, fields, words) {
 				return true, nil
 			}
@@ -170,16 +172,19 @@ func parseSearchBatch(tok string) (before int64, skip int, err error) {
 // matchesSearch reports whether one of the fields of e's content holds
 // every word.
 func matchesSearch(e *Event, fields, words []string) bool {
-	var c map[string]json.RawMessage
-	if json.Unmarshal(e.PDU.Content(), &c) != nil {
-		return false
-	}
+	return contentMatches(gjson.ParseBytes(e.PDU.Content()), fields, words)
+}
+
+// contentMatches reports whether one of the fields of content holds every
+// word. It reads the fields in place (no decoding of the whole content):
+// a search tests many events for the few it returns.
+func contentMatches(content gjson.Result, fields, words []string) bool {
 	for _, f := range fields {
-		var v string
-		if json.Unmarshal(c[f], &v) != nil || v == "" {
+		r := content.Get(f)
+		if r.Type != gjson.String || r.Str == "" {
 			continue
 		}
-		v = strings.ToLower(v)
+		v := strings.ToLower(r.Str)
 		all := true
 		for _, w := range words {
 			if !strings.Contains(v, w) {

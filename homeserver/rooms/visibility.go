@@ -286,6 +286,14 @@ func clip(spans []span, lo, hi int64) []span {
 // stopping the scan).
 func (s *Service) scan(ctx context.Context, v view, lo, hi int64, backwards bool, batch int,
 	fn func(e *Event) (bool, error)) (exhausted bool, err error) {
+	return s.scanWhere(ctx, v, lo, hi, backwards, batch, nil, fn)
+}
+
+// scanWhere is scan calling fn only for the events whose stored PDU keep
+// accepts (every event when keep is nil): a cheap test on the raw JSON
+// spares decoding the events a search, say, would reject.
+func (s *Service) scanWhere(ctx context.Context, v view, lo, hi int64, backwards bool, batch int,
+	keep func(pdu []byte) bool, fn func(e *Event) (bool, error)) (exhausted bool, err error) {
 	parts := clip(v.spans, lo, hi)
 	if backwards {
 		for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
@@ -304,6 +312,9 @@ func (s *Service) scan(ctx context.Context, v view, lo, hi int64, backwards bool
 					b = se.Pos - 1
 				} else {
 					a = se.Pos
+				}
+				if keep != nil && !keep(se.PDU) {
+					continue
 				}
 				e, err := eventFromStorage(v.r.ver, se)
 				if err != nil {
