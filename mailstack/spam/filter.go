@@ -36,6 +36,10 @@ type Config struct {
 	X float64 `yaml:"robinson_x"`
 	// MinDev drops features whose f(w) is within MinDev of 0.5: they are noise.
 	MinDev float64 `yaml:"min_dev"`
+	// HeaderMinDev is MinDev for features of the top-level header (0: the
+	// same as MinDev). Mailing lists relay spam with their own, very
+	// hammy, headers: only strong header evidence may outvote the body.
+	HeaderMinDev float64 `yaml:"header_min_dev"`
 	// ESF is the effective size factor (0 < ESF <= 1; 0 means 1): word and
 	// word-pair features are far from independent, so n features carry the
 	// evidence of about ESF*n independent ones. Fisher's combination is
@@ -65,6 +69,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("spam.robinson_x %v: want 0 < x < 1", c.X)
 	case c.MinDev < 0 || c.MinDev >= 0.5:
 		return fmt.Errorf("spam.min_dev %v: want 0 <= min_dev < 0.5", c.MinDev)
+	case c.HeaderMinDev < 0 || c.HeaderMinDev >= 0.5:
+		return fmt.Errorf("spam.header_min_dev %v: want 0 <= header_min_dev < 0.5", c.HeaderMinDev)
 	case c.ESF < 0 || c.ESF > 1:
 		return fmt.Errorf("spam.esf %v: want 0 < esf <= 1 (0: 1)", c.ESF)
 	case c.MaxFeatures < 0:
@@ -88,6 +94,7 @@ func DefaultConfig() Config {
 		X:              0.5,
 		ESF:            1,
 		MinDev:         0.1,
+		HeaderMinDev:   0.4,
 		MaxFeatures:    0,
 		MinTrained:     10,
 		DangerousScore: 0.999,
@@ -175,6 +182,10 @@ func (f *Filter) ClassifyFeatures(feats []uint64, dangerous []string) Result {
 	cfg := f.cfg
 	nham, nspam := float64(f.nham), float64(f.nspm)
 	probs := make([]float64, 0, len(feats))
+	hdrDev := cfg.HeaderMinDev
+	if hdrDev == 0 {
+		hdrDev = cfg.MinDev
+	}
 	if f.nham > 0 && f.nspm > 0 {
 		for _, h := range feats {
 			c, ok := f.tokens[h]
@@ -182,7 +193,11 @@ func (f *Filter) ClassifyFeatures(feats []uint64, dangerous []string) Result {
 				continue
 			}
 			p := cfg.robinson(float64(c.ham), float64(c.spam), nham, nspam)
-			if math.Abs(p-0.5) >= cfg.MinDev {
+			minDev := cfg.MinDev
+			if h&1 == 1 {
+				minDev = max(minDev, hdrDev)
+			}
+			if math.Abs(p-0.5) >= minDev {
 				probs = append(probs, p)
 			}
 		}

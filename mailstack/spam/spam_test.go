@@ -192,9 +192,27 @@ func TestDangerousAttachments(t *testing.T) {
 	}
 }
 
+// has reports whether feats holds the token, from the header or the body
+// (markHeader sets the lowest bit of header features).
 func has(feats []uint64, prefix, tok string) bool {
-	_, ok := slices.BinarySearch(feats, hashString(prefix, tok))
-	return ok
+	h := hashString(prefix, tok)
+	_, inHeader := slices.BinarySearch(feats, h|1)
+	_, inBody := slices.BinarySearch(feats, h&^1)
+	return inHeader || inBody
+}
+
+// TestHeaderFeaturesMarked checks that header features, and only they,
+// carry the header bit, so that HeaderMinDev applies to them alone.
+func TestHeaderFeaturesMarked(t *testing.T) {
+	feats, _ := Tokenize([]byte("Subject: lottery\r\n\r\nlottery\r\n"))
+	h := hashString("s", "lottery")
+	if _, ok := slices.BinarySearch(feats, h|1); !ok {
+		t.Error("subject word not marked as a header feature")
+	}
+	b := hashString("b", "lottery")
+	if _, ok := slices.BinarySearch(feats, b&^1); !ok {
+		t.Error("body word missing or marked as a header feature")
+	}
 }
 
 func TestTokenize(t *testing.T) {
@@ -404,6 +422,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero s", func(c *Config) { c.S = 0 }, "spam.robinson_s"},
 		{"x of 1", func(c *Config) { c.X = 1 }, "spam.robinson_x"},
 		{"min dev too big", func(c *Config) { c.MinDev = 0.5 }, "spam.min_dev"},
+		{"header min dev too big", func(c *Config) { c.HeaderMinDev = 0.5 }, "spam.header_min_dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,7 +88,8 @@ func NewSQLiteStore(ctx context.Context, db *sql.DB) (*SQLiteStore, error) {
 //	1  words and OSB pairs, SHOUTING words in their own case
 //	2  every word with a capital also in its own case; delivery agents',
 //	   mail clients' and scanners' header fields ignored
-const TokenizerVersion = 2
+//	3  the lowest hash bit marks top-level header features
+const TokenizerVersion = 3
 
 // checkTokenizerVersion empties counts learnt by another tokenizer version
 // (in one transaction) and records the current one. A filter with empty

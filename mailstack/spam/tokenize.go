@@ -85,7 +85,22 @@ func (m *msgTokens) tokenize(raw []byte) {
 		return
 	}
 	m.addHeaders(e.Header, 0)
+	n := len(m.fs.feats)
 	m.walk(e, 0)
+	markHeader(m.fs.feats[:n], m.fs.feats[n:])
+}
+
+// markHeader sets the lowest bit of the top-level header's features and
+// clears it on the body's, so that the classifier can hold header evidence
+// to a stricter standard (Config.HeaderMinDev). The bit costs one of 64
+// hash bits.
+func markHeader(header, body []uint64) {
+	for i := range header {
+		header[i] |= 1
+	}
+	for i := range body {
+		body[i] &^= 1
+	}
 }
 
 func (m *msgTokens) addHeaders(h message.Header, depth int) {

@@ -104,6 +104,7 @@ func main() {
 	flag.Float64Var(&cfg.HamCutoff, "ham-cutoff", cfg.HamCutoff, "ham cutoff")
 	flag.Float64Var(&cfg.SpamCutoff, "spam-cutoff", cfg.SpamCutoff, "spam cutoff")
 	flag.Float64Var(&cfg.MinDev, "min-dev", cfg.MinDev, "minimum deviation from 0.5")
+	flag.Float64Var(&cfg.HeaderMinDev, "header-min-dev", cfg.HeaderMinDev, "minimum deviation from 0.5 of header features")
 	flag.Float64Var(&cfg.S, "s", cfg.S, "Robinson s")
 	flag.Float64Var(&cfg.X, "x", cfg.X, "Robinson x")
 	flag.Float64Var(&cfg.ESF, "esf", cfg.ESF, "effective size factor")
@@ -146,8 +147,8 @@ func main() {
 	if *split == "all" {
 		splits = []string{"mod5", "alternate", "cv5"}
 	}
-	fmt.Printf("config: ham<=%.2f spam>=%.2f s %.2f x %.2f esf %.2f min_dev %.2f max_features %d\n",
-		cfg.HamCutoff, cfg.SpamCutoff, cfg.S, cfg.X, cfg.ESF, cfg.MinDev, cfg.MaxFeatures)
+	fmt.Printf("config: ham<=%.2f spam>=%.2f s %.2f x %.2f esf %.2f min_dev %.2f header_min_dev %.2f max_features %d\n",
+		cfg.HamCutoff, cfg.SpamCutoff, cfg.S, cfg.X, cfg.ESF, cfg.MinDev, cfg.HeaderMinDev, cfg.MaxFeatures)
 	for _, sp := range splits {
 		folds, err := splitFolds(sp)
 		if err != nil {

@@ -12,12 +12,12 @@ import (
 // tuneGrid is the parameter grid searched by runTune.
 func tuneGrid(base spam.Config) []spam.Config {
 	var grid []spam.Config
-	for _, s := range []float64{0.25, 0.5, 1} {
-		for _, esf := range []float64{1, 0.1} {
+	for _, s := range []float64{0.25, 0.5} {
+		for _, hmd := range []float64{0.1, 0.3, 0.4, 0.45} {
 			for _, md := range []float64{0.1, 0.2} {
-				for _, sc := range []float64{0.9, 0.95, 0.99} {
+				for _, sc := range []float64{0.7, 0.8, 0.9, 0.95, 0.99} {
 					c := base
-					c.S, c.ESF, c.MinDev, c.SpamCutoff = s, esf, md, sc
+					c.S, c.HeaderMinDev, c.MinDev, c.SpamCutoff = s, hmd, md, sc
 					grid = append(grid, c)
 				}
 			}
@@ -81,8 +81,8 @@ func runTune(files []*corpusFile, only int, base spam.Config) {
 			log.Fatal(err)
 		}
 		nested.add(out[0])
-		fmt.Printf("fold %d: chose s %.2f esf %.2f min_dev %.2f spam>=%.2f (inner FP %.3f%% caught %.2f%%); fold test FP %d/%d caught %.2f%%\n",
-			k, c.S, c.ESF, c.MinDev, c.SpamCutoff, 100*t.fpRate(), 100*t.caughtRate(),
+		fmt.Printf("fold %d: chose s %.2f esf %.2f min_dev %.2f header_min_dev %.2f spam>=%.2f (inner FP %.3f%% caught %.2f%%); fold test FP %d/%d caught %.2f%%\n",
+			k, c.S, c.ESF, c.MinDev, c.HeaderMinDev, c.SpamCutoff, 100*t.fpRate(), 100*t.caughtRate(),
 			out[0].hamT.spam, len(out[0].hamScores), 100*out[0].caughtRate())
 	}
 	report("nested-cv5", 5, nested)
@@ -94,8 +94,8 @@ func runTune(files []*corpusFile, only int, base spam.Config) {
 	fmt.Println("inner results summed over the folds, best first:")
 	for _, i := range idx[:min(8, len(idx))] {
 		c, t := grid[i], sum[i]
-		fmt.Printf("  s %.2f esf %.2f min_dev %.2f spam>=%.2f: FP %d (%.3f%%) caught %.2f%%\n",
-			c.S, c.ESF, c.MinDev, c.SpamCutoff, t.hamT.spam, 100*t.fpRate(), 100*t.caughtRate())
+		fmt.Printf("  s %.2f esf %.2f min_dev %.2f header_min_dev %.2f spam>=%.2f: FP %d (%.3f%%) caught %.2f%%\n",
+			c.S, c.ESF, c.MinDev, c.HeaderMinDev, c.SpamCutoff, t.hamT.spam, 100*t.fpRate(), 100*t.caughtRate())
 	}
 }
 
