@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -39,35 +40,49 @@ var upgradeCopied = []string{
 // room's events_default and invite levels so ordinary members can no
 // longer talk there. The caller must be allowed to send m.room.tombstone.
 func (s *Service) UpgradeRoom(ctx context.Context, dev homeserver.Device, roomID, newVersion string, additionalCreators []string) (string, error) {
-	// One upgrade of a room at a time: the same user's request arriving
-	// while another runs (a double click, a client retry) gets the same
-	// replacement room instead of making a second one; anyone else waits
-	// and then upgrades on their own rights.
-	call := &upgradeCall{done: make(chan struct{}), user: dev.UserID}
-	if prev, busy := s.upgrades.LoadOrStore(roomID, call); busy {
+	// One upgrade of a room at a time. The same user's request for the
+	// same version arriving while one runs, or shortly after it succeeded
+	// (a double click, a client retrying after a lost answer), gets the
+	// same replacement room instead of making a second one; anyone else
+	// waits and then upgrades on their own rights.
+	for {
+		call := &upgradeCall{done: make(chan struct{}), user: dev.UserID, version: newVersion}
+		prev, busy := s.upgrades.LoadOrStore(roomID, call)
+		if !busy {
+			call.newRoom, call.err = s.upgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
+			if call.err != nil {
+				s.upgrades.Delete(roomID) // before done: waiters must not find it again
+			} else {
+				time.AfterFunc(upgradeRetryWindow, func() { s.upgrades.CompareAndDelete(roomID, call) })
+			}
+			close(call.done)
+			return call.newRoom, call.err
+		}
 		p := prev.(*upgradeCall)
 		select {
 		case <-p.done:
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
-		if p.err == nil && p.user == dev.UserID {
+		if p.err != nil {
+			continue // it failed and is gone: try ourselves
+		}
+		if p.user == dev.UserID && p.version == newVersion {
 			return p.newRoom, nil
 		}
-		return s.UpgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
+		return s.upgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
 	}
-	defer func() {
-		s.upgrades.Delete(roomID)
-		close(call.done)
-	}()
-	call.newRoom, call.err = s.upgradeRoom(ctx, dev, roomID, newVersion, additionalCreators)
-	return call.newRoom, call.err
 }
 
-// upgradeCall is an upgrade in progress, for requests that arrive meanwhile.
+// upgradeRetryWindow is how long a finished upgrade answers its user's
+// repeated requests with the same replacement room.
+const upgradeRetryWindow = 30 * time.Second
+
+// upgradeCall is an upgrade in progress or just finished.
 type upgradeCall struct {
 	done    chan struct{}
 	user    string
+	version string
 	newRoom string
 	err     error
 }
