@@ -89,11 +89,11 @@ func DefaultConfig() Config {
 	// best sum of the inner validations, mailstack/spam/BENCHMARKS.md).
 	return Config{
 		HamCutoff:      0.30,
-		SpamCutoff:     0.99,
+		SpamCutoff:     0.70,
 		S:              0.25,
 		X:              0.5,
 		ESF:            1,
-		MinDev:         0.1,
+		MinDev:         0.2,
 		HeaderMinDev:   0.4,
 		MaxFeatures:    0,
 		MinTrained:     10,
