@@ -12,10 +12,10 @@ import (
 // tuneGrid is the parameter grid searched by runTune.
 func tuneGrid(base spam.Config) []spam.Config {
 	var grid []spam.Config
-	for _, s := range []float64{0.25, 0.5} {
-		for _, hmd := range []float64{0.1, 0.3, 0.4, 0.45} {
+	for _, s := range []float64{0.25} {
+		for _, hmd := range []float64{0.3, 0.4, 0.45} {
 			for _, md := range []float64{0.1, 0.2} {
-				for _, sc := range []float64{0.7, 0.8, 0.9, 0.95, 0.99} {
+				for _, sc := range []float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99} {
 					c := base
 					c.S, c.HeaderMinDev, c.MinDev, c.SpamCutoff = s, hmd, md, sc
 					grid = append(grid, c)
