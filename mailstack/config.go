@@ -277,10 +277,15 @@ mail:
   spam:
     # Scores at or below ham_cutoff are ham, at or above spam_cutoff spam.
     ham_cutoff: 0.3
-    spam_cutoff: 0.95
-    robinson_s: 1
+    spam_cutoff: 0.7
+    robinson_s: 0.25
     robinson_x: 0.5
-    min_dev: 0.1
+    # Features closer to 0.5 than min_dev are ignored; header features
+    # must reach header_min_dev (list headers must not outvote a body).
+    min_dev: 0.2
+    header_min_dev: 0.4
+    # Effective size factor (bogofilter's); 1 leaves the scores alone.
+    esf: 1
     # Most extreme features combined (0: all).
     max_features: 0
     # Below this many ham or spam messages learnt, every message is unsure.
