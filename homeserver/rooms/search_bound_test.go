@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"scop/homeserver"
-	"scop/homeserver/storage/sqlite"
 )
 
 // TestSearchPagesAndCount: pages of /search, followed by next_batch,
@@ -19,16 +17,7 @@ import (
 func TestSearchPagesAndCount(t *testing.T) {
 	defer func(c int) { searchCountCap = c }(searchCountCap)
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, err := sqlite.NewRoomsStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	_, key, _ := ed25519.GenerateKey(nil)
 	cfg := DefaultConfig()
 	cfg.RecentEvents = 8 // most reads come from the database

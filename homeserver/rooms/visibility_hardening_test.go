@@ -30,6 +30,35 @@ func (f *flakyRooms) RoomEvents(ctx context.Context, roomNID, from, to int64, li
 	return f.RoomsDB.RoomEvents(ctx, roomNID, from, to, limit, backwards)
 }
 
+// RoomStateChanges fails like RoomEvents: the index reads a cold room's
+// history through it.
+func (f *flakyRooms) RoomStateChanges(ctx context.Context, roomNID int64, typeNIDs []int64, after, upTo int64, limit int) ([]storage.StateChange, error) {
+	if f.fail.Load() && limit == visIndexBatch && after > 0 {
+		return nil, errors.New("context canceled")
+	}
+	return f.RoomsDB.RoomStateChanges(ctx, roomNID, typeNIDs, after, upTo, limit)
+}
+
+// openTestStore opens a rooms store in a fresh SQLite file, closed with
+// the test.
+func openTestStore(t *testing.T) *sqlite.RoomsStore {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.NewRoomsStore(context.Background(), db)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.Close()
+		db.Close()
+	})
+	return store
+}
+
 type testProfiles struct{}
 
 func (testProfiles) Profile(_ context.Context, userID string) (string, string, error) {
@@ -43,16 +72,7 @@ func TestVisIndexResumesAfterFailedScan(t *testing.T) {
 	defer func(b int) { visIndexBatch = b }(visIndexBatch)
 	visIndexBatch = 5
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, err := sqlite.NewRoomsStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	_, key, _ := ed25519.GenerateKey(nil)
 	cfg := DefaultConfig()
 	cfg.RecentEvents = 4 // the index of a reloaded room comes from the database

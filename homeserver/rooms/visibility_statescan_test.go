@@ -4,27 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"scop/homeserver"
-	"scop/homeserver/storage"
-	"scop/homeserver/storage/sqlite"
 )
-
-// RoomStateChanges fails the visibility index's reads after the first one
-// while fail is set: the index reads a cold room's history through it,
-// so this is what TestVisIndexResumesAfterFailedScan interrupts.
-func (f *flakyRooms) RoomStateChanges(ctx context.Context, roomNID int64, typeNIDs []int64, after, upTo int64, limit int) ([]storage.StateChange, error) {
-	if f.fail.Load() && limit == visIndexBatch && after > 0 {
-		return nil, errors.New("context canceled")
-	}
-	return f.RoomsDB.RoomStateChanges(ctx, roomNID, typeNIDs, after, upTo, limit)
-}
 
 // TestVisIndexFromStateChanges: the index a restarted server builds from
 // the stored state events (in several small reads) equals the one built
@@ -32,16 +18,7 @@ func (f *flakyRooms) RoomStateChanges(ctx context.Context, roomNID int64, typeNI
 func TestVisIndexFromStateChanges(t *testing.T) {
 	defer func(b int) { visIndexBatch = b }(visIndexBatch)
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, err := sqlite.NewRoomsStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	_, key, _ := ed25519.GenerateKey(nil)
 	start := func(recent int) *Service {
 		cfg := DefaultConfig()
